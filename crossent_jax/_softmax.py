@@ -1,0 +1,298 @@
+"""Softmax cross-entropy from logits, with probability labels and with integer labels."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from crossent_jax import _classes as c
+from crossent_jax import _validation as v
+from crossent_jax._reduction import reduce_loss
+
+
+def smooth_labels(
+    labels: ArrayLike,
+    alpha: float | ArrayLike,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Label smoothing: mix the labels with the uniform distribution over valid classes.
+
+    .. math::
+        \tilde t_k = (1 - \alpha)\, t_k + \frac{\alpha}{K_{\mathrm{valid}}}\,[k \text{ valid}]
+
+    where the valid classes are those not masked out by ``where`` (all ``K`` classes when
+    ``where`` is None). Masked classes keep ``(1 − α)·t_k`` (normally 0).
+
+    Args:
+      labels: ``[..., K, ...]`` floating-point probability vectors along ``axis``.
+      alpha: smoothing strength in ``[0, 1]``.
+      axis: the class axis (or a tuple of axes, flattened into one class axis).
+      where: optional boolean class mask broadcastable to ``labels``.
+
+    Returns:
+      ``[..., K, ...]`` smoothed labels, same shape and dtype as ``labels``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from crossent_jax import smooth_labels
+      >>> print(smooth_labels(jnp.array([0.0, 1.0, 0.0, 0.0]), 0.2))
+      [0.05 0.85 0.05 0.05]
+
+    References:
+      Szegedy et al, `Rethinking the Inception Architecture for Computer Vision
+      <https://arxiv.org/abs/1512.00567>`_, 2016
+    """
+    labels = v.float_array(labels, "labels")
+    v.check_number(alpha, "alpha", low=0.0, high=1.0)
+    axes = v.normalize_axes(axis, labels.ndim, "labels", labels.shape)
+    class_mask, example_mask = c.split_where(where, labels.shape, axes)
+    if example_mask is not None:
+        raise ValueError(
+            "smooth_labels takes a class mask broadcastable to labels "
+            f"{tuple(labels.shape)}, got an example mask of shape {tuple(example_mask.shape)}"
+        )
+    t = c.to_last(labels, axes)
+    out = _smooth(t, alpha, class_mask)
+    out = c.nan_if_bad_option(out, alpha)
+    return c.from_last(out, labels.shape, axes).astype(labels.dtype)
+
+
+def _smooth(t: jax.Array, alpha, valid) -> jax.Array:
+    if valid is None:
+        return (1 - alpha) * t + alpha / t.shape[-1]
+    k_valid = jnp.sum(valid, axis=-1, keepdims=True).astype(t.dtype)
+    return (1 - alpha) * t + jnp.where(valid, alpha / jnp.maximum(k_valid, 1), 0)
+
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+    label_smoothing: float | ArrayLike = 0.0,
+    z_loss: float | ArrayLike = 0.0,
+    logit_softcap: float | None = None,
+    reduction: str = "none",
+) -> jax.Array:
+    r"""Softmax cross-entropy between logits and probability labels.
+
+    .. math::
+        \ell(z, t) = -\sum_k \tilde t_k \log \operatorname{softmax}(x)_k
+                     + \zeta \operatorname{lse}(x)^2,
+        \qquad x = c \tanh(z / c),
+
+    with :math:`\tilde t` the smoothed labels (:func:`smooth_labels`), :math:`\zeta` the
+    z-loss weight and :math:`c` the soft-cap (``x = z`` when ``logit_softcap`` is None).
+    Its gradient is exactly
+
+    .. math::
+        \frac{\partial \ell}{\partial x} = (1 + 2\zeta\,\operatorname{lse}(x))
+            \operatorname{softmax}(x) - \tilde t
+
+    (for labels summing to one), times :math:`1 - \tanh^2(z/c)` through the soft-cap; the
+    gradient with respect to the labels is :math:`-(1-\alpha)\log\operatorname{softmax}(x)`.
+
+    Classes masked by a class-shaped ``where`` and classes with logit ``-inf`` are out of
+    the softmax; they give finite values and gradients wherever the label has no mass there
+    and ``+inf`` where it has (``p > 0, q = 0``). Negative label entries give NaN.
+
+    Args:
+      logits: ``[..., K, ...]`` floating-point logits (any real values, ``-inf`` allowed).
+      labels: same shape as ``logits``: probability vectors along ``axis`` (floating).
+      axis: class axis, or a tuple of axes flattened into one class axis.
+      where: boolean class mask broadcastable to ``logits`` (same number of dimensions), or
+        boolean example mask of the batch shape (``logits`` without ``axis``).
+      label_smoothing: α in ``[0, 1]``; ``t̃ = (1 − α)·t + α/K`` over valid classes.
+      z_loss: ζ ≥ 0, adds ``ζ·lse(x)²`` per example (PaLM).
+      logit_softcap: ``c > 0`` applies ``c·tanh(z/c)`` first (Gemma 2), or None.
+      reduction: ``"none"`` (per-example, class axis removed), ``"mean"`` over counted
+        examples (0.0 when none is counted) or ``"sum"``.
+
+    Returns:
+      ``[*batch]`` losses (float32 for 16-bit inputs) or a scalar when reduced.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from crossent_jax import softmax_cross_entropy
+      >>> logits = jnp.log(jnp.array([[0.1, 0.8, 0.1], [0.7, 0.1, 0.2]]))
+      >>> labels = jnp.array([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+      >>> print(softmax_cross_entropy(logits, labels).round(3))  # -log 0.8, -log 0.1
+      [0.223 2.303]
+
+    References:
+      Chowdhery et al, `PaLM: Scaling Language Modeling with Pathways
+      <https://arxiv.org/abs/2204.02311>`_, 2022 (z-loss);
+      Gemma Team, `Gemma 2 <https://arxiv.org/abs/2408.00118>`_, 2024 (soft-capping)
+    """
+    logits = v.float_array(logits, "logits")
+    labels = v.float_array(labels, "labels")
+    v.check_same_shape(logits.shape, labels.shape, "logits", "labels")
+    axes = v.normalize_axes(axis, logits.ndim, "logits", logits.shape)
+    c.check_options(
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        logit_softcap=logit_softcap,
+        reduction=reduction,
+    )
+    class_mask, example_mask = c.split_where(where, logits.shape, axes)
+
+    dt = v.compute_dtype(logits.dtype, labels.dtype)
+    z = c.to_last(logits, axes).astype(dt)
+    t = c.to_last(labels, axes).astype(dt)
+    x = c.softcap(z, logit_softcap)
+    valid, row_ok = c.valid_classes(z, class_mask)
+    if not v.static_zero(label_smoothing):
+        t = _smooth(t, label_smoothing, valid)
+
+    lse = jax.nn.logsumexp(jnp.where(valid, x, -jnp.inf), axis=-1)
+    # Double `where`: log q is replaced by 0 on invalid classes *before* the multiply, so
+    # 0·(−inf) never happens in values, in reverse mode or in forward mode.
+    logq = jnp.where(valid, x - lse[..., None], 0)
+    term = jnp.where(valid, t * logq, jnp.where(t > 0, -jnp.inf, 0))
+    loss = -jnp.sum(term, axis=-1)
+    if not v.static_zero(z_loss):
+        loss = loss + z_loss * lse**2
+    has_mass = jnp.any(t > 0, axis=-1)
+    loss = jnp.where(row_ok, loss, jnp.where(has_mass, jnp.inf, 0))
+    loss = jnp.where(jnp.any(t < 0, axis=-1), jnp.nan, loss)
+    loss = c.nan_if_bad_option(loss, label_smoothing)
+    return reduce_loss(loss, counted=example_mask, reduction=reduction)
+
+
+def softmax_cross_entropy_with_integer_labels(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int | tuple[int, ...] = -1,
+    where: ArrayLike | None = None,
+    ignore_index: int | None = None,
+    label_smoothing: float | ArrayLike = 0.0,
+    class_weights: ArrayLike | None = None,
+    z_loss: float | ArrayLike = 0.0,
+    logit_softcap: float | None = None,
+    reduction: str = "none",
+) -> jax.Array:
+    r"""Softmax cross-entropy between logits and integer class labels.
+
+    Computed as ``lse(x) − x[label]`` (no log-softmax over all classes, no one-hot): with
+    label smoothing the uniform part is ``lse(x) − mean_valid(x)``, a row reduction, so
+    memory stays O(batch) beyond the logits themselves.
+
+    .. math::
+        \ell_i = -\sum_k w_k \tilde t_{ik} \log \operatorname{softmax}(x_i)_k
+                 + \zeta\, w_{y_i} \operatorname{lse}(x_i)^2,
+        \qquad \tilde t_i = (1-\alpha)\,e_{y_i} + \alpha / K_{\mathrm{valid}}
+
+    with class weights :math:`w` (all ones by default). Without smoothing this is
+    :math:`w_{y_i}(\operatorname{lse}(x_i) - x_{i y_i})`; with smoothing the uniform part
+    weights class :math:`k` by :math:`w_k`, which is PyTorch's ``F.cross_entropy``
+    convention. Without class weights the gradient is exactly
+    :math:`(1 + 2\zeta\operatorname{lse})\operatorname{softmax}(x) - \tilde t`.
+
+    Args:
+      logits: ``[..., K, ...]`` floating-point logits (``-inf`` allowed: masked class).
+      labels: integer ``[*batch]`` class indices, the logits' shape without ``axis``. With a
+        tuple ``axis`` the index is into the flattened (row-major) class axes, as in optax.
+      axis: class axis or tuple of axes.
+      where: boolean class mask broadcastable to ``logits`` or example mask ``[*batch]``.
+      ignore_index: label value whose examples give 0 and are not counted (PyTorch's
+        ``ignore_index``); None to disable.
+      label_smoothing: α in ``[0, 1]``.
+      class_weights: ``[K]`` non-negative floating weights, or None.
+      z_loss: ζ ≥ 0, adds ``ζ·lse²`` (PaLM).
+      logit_softcap: ``c > 0`` for ``c·tanh(z/c)`` (Gemma 2), or None.
+      reduction: ``"none"``, ``"mean"`` (``Σ wᵢ lᵢ / Σ wᵢ`` over counted examples, 0.0 when
+        nothing is counted) or ``"sum"``.
+
+    Returns:
+      ``[*batch]`` per-example losses, or a scalar. A label outside ``[0, K)`` (and not
+      ``ignore_index``) gives NaN for that example; a label on a masked class gives ``+inf``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> from crossent_jax import softmax_cross_entropy_with_integer_labels as ce
+      >>> logits = jnp.log(jnp.array([[0.1, 0.8, 0.1], [0.7, 0.1, 0.2]]))
+      >>> print(ce(logits, jnp.array([1, 1])).round(3))
+      [0.223 2.303]
+      >>> print(ce(logits, jnp.array([1, -100]), ignore_index=-100, reduction="mean").round(3))
+      0.223
+
+    References:
+      `torch.nn.functional.cross_entropy
+      <https://pytorch.org/docs/stable/generated/torch.nn.functional.cross_entropy.html>`_;
+      Müller et al, `When Does Label Smoothing Help? <https://arxiv.org/abs/1906.02629>`_, 2019
+    """
+    logits = v.float_array(logits, "logits")
+    labels = v.int_array(labels, "labels")
+    axes = v.normalize_axes(axis, logits.ndim, "logits", logits.shape)
+    bshape = c.batch_shape(logits.shape, axes)
+    if tuple(labels.shape) != bshape:
+        raise ValueError(
+            f"Shape mismatch: labels must have the logits' shape without axis {axis!r}, i.e. "
+            f"{bshape}, got {tuple(labels.shape)} (logits shape {tuple(logits.shape)})"
+        )
+    c.check_options(
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        logit_softcap=logit_softcap,
+        reduction=reduction,
+    )
+    if ignore_index is not None and (
+        isinstance(ignore_index, bool) or not isinstance(ignore_index, int)
+    ):
+        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+    class_mask, example_mask = c.split_where(where, logits.shape, axes)
+
+    dt = v.compute_dtype(logits.dtype)
+    z = c.to_last(logits, axes).astype(dt)
+    num_classes = z.shape[-1]
+    w = None
+    if class_weights is not None:
+        w = v.float_array(class_weights, "class_weights")
+        if tuple(w.shape) != (num_classes,):
+            raise ValueError(
+                f"class_weights must have shape ({num_classes},) (one weight per class), "
+                f"got {tuple(w.shape)}"
+            )
+        w = w.astype(dt)
+
+    x = c.softcap(z, logit_softcap)
+    in_range = (labels >= 0) & (labels < num_classes)
+    safe = jnp.where(in_range, labels, 0)[..., None]
+    x_label = jnp.take_along_axis(x, safe, axis=-1)[..., 0]
+    smoothing = not v.static_zero(label_smoothing)
+    masked = class_mask is not None or smoothing
+    if masked:
+        # Only now is the −inf check needed: plain lse − x[label] is already finite there.
+        valid, row_ok = c.valid_classes(z, class_mask)
+        lse = jax.nn.logsumexp(jnp.where(valid, x, -jnp.inf), axis=-1)
+    else:
+        lse = jax.nn.logsumexp(x, axis=-1)
+    nll = lse - x_label  # −log softmax(x)[label]
+    w_label = None if w is None else jnp.take(w, safe[..., 0])
+    loss = nll if w is None else w_label * nll
+    if smoothing:
+        alpha = label_smoothing
+        k_valid = jnp.sum(valid, axis=-1).astype(dt)
+        wv = jnp.where(valid, 1 if w is None else w, 0).astype(dt)
+        # Σ_valid w_k (lse − x_k) / K_valid: the uniform part, without a one-hot.
+        uniform = (lse * jnp.sum(wv, -1) - jnp.sum(jnp.where(valid, wv * x, 0), -1)) / k_valid
+        loss = (1 - alpha) * loss + alpha * uniform
+    if not v.static_zero(z_loss):
+        loss = loss + z_loss * lse**2 * (1 if w is None else w_label)
+    if masked:
+        label_ok = jnp.take_along_axis(valid, safe, axis=-1)[..., 0] & row_ok
+        inf_loss = jnp.inf if not smoothing else jnp.where(label_smoothing < 1, jnp.inf, loss)
+        loss = jnp.where(label_ok, loss, inf_loss)
+    loss = jnp.where(in_range, loss, jnp.nan)
+    loss = c.nan_if_bad_option(loss, label_smoothing)
+
+    counted = example_mask
+    if ignore_index is not None:
+        keep = labels != ignore_index
+        counted = keep if counted is None else counted & keep
+    return reduce_loss(loss, counted=counted, weight=w_label, reduction=reduction)
