@@ -64,26 +64,37 @@ def split_where(where, shape, axes):
 
 
 def softcap(z: jax.Array, cap) -> jax.Array:
-    """``cap·tanh(z/cap)`` (Gemma 2 logit soft-capping); identity when ``cap`` is None."""
+    """``cap·tanh(z/cap)`` (Gemma 2 logit soft-capping); identity when ``cap`` is None.
+
+    A ``-inf`` logit stays ``-inf`` (a masked class stays masked; ``cap·tanh(−∞) = −cap``
+    would silently unmask it)."""
     if cap is None:
         return z
     cap = jnp.asarray(cap, z.dtype)
-    return cap * jnp.tanh(z / cap)
+    return jnp.where(jnp.isneginf(z), -jnp.inf, cap * jnp.tanh(z / cap))
 
 
-def valid_classes(z: jax.Array, class_mask):
-    """Classes that take part in the softmax: not masked by ``where`` and not ``-inf``.
+def apply_class_mask(x: jax.Array, class_mask) -> jax.Array:
+    """Masked classes become ``-inf`` logits: from here on ``-inf`` is the one mask."""
+    return x if class_mask is None else jnp.where(class_mask, x, -jnp.inf)
 
-    Returns ``(valid [*batch, K], row_ok [*batch])``. Rows where no class is valid get all
-    classes marked valid (so that the log-partition stays finite and no NaN reaches a
-    gradient); callers replace their loss using ``row_ok``.
+
+def logsumexp(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Row-wise ``log Σ exp x`` over the last axis, and the rows with no finite entry.
+
+    Like ``jax.nn.logsumexp`` (max-shifted), plus a double ``where`` on the sum so that a
+    row of all ``-inf`` (every class masked, e.g. padding) gives ``lse = -inf`` with a
+    *zero*, not NaN, gradient in both AD modes. The extra work is O(rows).
+
+    Returns:
+      ``(lse [*batch], empty [*batch])``.
     """
-    valid = ~jnp.isneginf(z)
-    if class_mask is not None:
-        valid = valid & class_mask
-    row_ok = jnp.any(valid, axis=-1)
-    valid = valid | ~row_ok[..., None]
-    return valid, row_ok
+    m = jax.lax.stop_gradient(jnp.max(x, axis=-1))
+    m = jnp.where(jnp.isfinite(m), m, 0)
+    s = jnp.sum(jnp.exp(x - m[..., None]), axis=-1)
+    empty = s == 0
+    lse = jnp.log(jnp.where(empty, 1, s)) + m
+    return jnp.where(empty, -jnp.inf, lse), empty
 
 
 def check_options(*, label_smoothing, z_loss, logit_softcap, reduction) -> None:
@@ -100,3 +111,51 @@ def nan_if_bad_option(loss: jax.Array, label_smoothing) -> jax.Array:
         return loss
     a = jnp.asarray(label_smoothing)
     return jnp.where((a >= 0) & (a <= 1), loss, jnp.nan)
+
+
+def _row_sums(x: jax.Array, w: jax.Array | None):
+    """One variadic reduction: (Σ_valid w·x, Σ_valid w, K_valid) over the last axis."""
+    valid = x > -jnp.inf
+    zero = jnp.zeros((), x.dtype)
+    ops = [jnp.where(valid, x if w is None else w * x, zero), valid.astype(x.dtype)]
+    if w is not None:
+        ops.append(jnp.where(valid, jnp.broadcast_to(w, x.shape), zero))
+    out = jax.lax.reduce(
+        tuple(ops),
+        tuple(zero for _ in ops),
+        lambda a, b: tuple(p + q for p, q in zip(a, b, strict=True)),
+        (x.ndim - 1,),
+    )
+    wx_sum, count = out[0], out[1]
+    return wx_sum, (count if w is None else out[2]), count
+
+
+@jax.custom_jvp
+def masked_row_sums(x: jax.Array, w: jax.Array | None = None):
+    """Row sums over valid (``> -inf``) classes: ``(Σ w_k x_k, Σ w_k, K_valid)``.
+
+    Used by label smoothing on integer labels. It is one *variadic* reduction with its
+    elementwise producers fused in, so no ``[batch, K]`` temporary is materialised (separate
+    ``jnp.sum`` calls for the sum and the count each need one on XLA:CPU). The ``custom_jvp``
+    only exists because ``lax.reduce`` with several operands has no differentiation rule; the
+    rule is the exact derivative, written with differentiable ops, so every order of
+    ``jvp``/``grad``/``hessian`` works. ``w`` (``[K]``, broadcast over rows) may be None.
+    """
+    return _row_sums(x, w)
+
+
+@masked_row_sums.defjvp
+def _masked_row_sums_jvp(primals, tangents):
+    x, w = primals
+    x_dot, w_dot = tangents
+    out = masked_row_sums(x, w)
+    valid = x > -jnp.inf
+    zero = jnp.zeros((), x.dtype)
+    wx = x_dot if w is None else w * x_dot
+    if w is not None:
+        wx = wx + w_dot * jnp.where(valid, x, zero)
+    d_wx = jnp.sum(jnp.where(valid, wx, zero), axis=-1)
+    d_w = jnp.zeros_like(out[1])
+    if w is not None:
+        d_w = jnp.sum(jnp.where(valid, jnp.broadcast_to(w_dot, x.shape), zero), axis=-1)
+    return out, (d_wx, d_w, jnp.zeros_like(out[2]))

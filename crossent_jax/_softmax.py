@@ -141,23 +141,20 @@ def softmax_cross_entropy(
     class_mask, example_mask = c.split_where(where, logits.shape, axes)
 
     dt = v.compute_dtype(logits.dtype, labels.dtype)
-    z = c.to_last(logits, axes).astype(dt)
+    x = c.apply_class_mask(c.softcap(c.to_last(logits, axes).astype(dt), logit_softcap), class_mask)
     t = c.to_last(labels, axes).astype(dt)
-    x = c.softcap(z, logit_softcap)
-    valid, row_ok = c.valid_classes(z, class_mask)
+    valid = x > -jnp.inf  # classes in the softmax: not masked, not −inf
     if not v.static_zero(label_smoothing):
         t = _smooth(t, label_smoothing, valid)
-
-    lse = jax.nn.logsumexp(jnp.where(valid, x, -jnp.inf), axis=-1)
+    lse, empty = c.logsumexp(x)
     # Double `where`: log q is replaced by 0 on invalid classes *before* the multiply, so
-    # 0·(−inf) never happens in values, in reverse mode or in forward mode.
+    # 0·(−inf) never happens in values, in reverse mode or in forward mode. Label mass on
+    # an invalid class gives +inf (p > 0 where q = 0).
     logq = jnp.where(valid, x - lse[..., None], 0)
     term = jnp.where(valid, t * logq, jnp.where(t > 0, -jnp.inf, 0))
     loss = -jnp.sum(term, axis=-1)
     if not v.static_zero(z_loss):
-        loss = loss + z_loss * lse**2
-    has_mass = jnp.any(t > 0, axis=-1)
-    loss = jnp.where(row_ok, loss, jnp.where(has_mass, jnp.inf, 0))
+        loss = loss + z_loss * jnp.where(empty, 0, lse) ** 2
     loss = jnp.where(jnp.any(t < 0, axis=-1), jnp.nan, loss)
     loss = c.nan_if_bad_option(loss, label_smoothing)
     return reduce_loss(loss, counted=example_mask, reduction=reduction)
@@ -260,34 +257,32 @@ def softmax_cross_entropy_with_integer_labels(
             )
         w = w.astype(dt)
 
-    x = c.softcap(z, logit_softcap)
+    x = c.apply_class_mask(c.softcap(z, logit_softcap), class_mask)  # −inf = masked class
+    lse, empty = c.logsumexp(x)
+    lse_safe = jnp.where(empty, 0, lse)
     in_range = (labels >= 0) & (labels < num_classes)
     safe = jnp.where(in_range, labels, 0)[..., None]
     x_label = jnp.take_along_axis(x, safe, axis=-1)[..., 0]
-    smoothing = not v.static_zero(label_smoothing)
-    masked = class_mask is not None or smoothing
-    if masked:
-        # Only now is the −inf check needed: plain lse − x[label] is already finite there.
-        valid, row_ok = c.valid_classes(z, class_mask)
-        lse = jax.nn.logsumexp(jnp.where(valid, x, -jnp.inf), axis=-1)
-    else:
-        lse = jax.nn.logsumexp(x, axis=-1)
-    nll = lse - x_label  # −log softmax(x)[label]
+    label_ok = x_label > -jnp.inf  # False for a masked / −inf label class and empty rows
+    # Double `where` keeps every branch finite, so gradients never see inf − inf.
+    nll = lse_safe - jnp.where(label_ok, x_label, 0)  # −log softmax(x)[label]
     w_label = None if w is None else jnp.take(w, safe[..., 0])
     loss = nll if w is None else w_label * nll
+    smoothing = not v.static_zero(label_smoothing)
     if smoothing:
-        alpha = label_smoothing
-        k_valid = jnp.sum(valid, axis=-1).astype(dt)
-        wv = jnp.where(valid, 1 if w is None else w, 0).astype(dt)
-        # Σ_valid w_k (lse − x_k) / K_valid: the uniform part, without a one-hot.
-        uniform = (lse * jnp.sum(wv, -1) - jnp.sum(jnp.where(valid, wv * x, 0), -1)) / k_valid
-        loss = (1 - alpha) * loss + alpha * uniform
+        # The uniform part Σ_valid w_k (lse − x_k) / K_valid as row reductions: no one-hot,
+        # no [batch, K] temporary (XLA fuses the elementwise `where`s into the reductions).
+        w_row = None if w is None else w.reshape((1,) * (x.ndim - 1) + (num_classes,))
+        wx_sum, w_sum, k_valid = c.masked_row_sums(x, w_row)
+        k_valid = jnp.maximum(k_valid, 1)
+        uniform = (lse_safe * w_sum - wx_sum) / k_valid
+        loss = (1 - label_smoothing) * loss + label_smoothing * uniform
     if not v.static_zero(z_loss):
-        loss = loss + z_loss * lse**2 * (1 if w is None else w_label)
-    if masked:
-        label_ok = jnp.take_along_axis(valid, safe, axis=-1)[..., 0] & row_ok
-        inf_loss = jnp.inf if not smoothing else jnp.where(label_smoothing < 1, jnp.inf, loss)
-        loss = jnp.where(label_ok, loss, inf_loss)
+        loss = loss + z_loss * lse_safe**2 * (1 if w is None else w_label)
+    # Target mass on a class of probability 0: +inf (with α = 1 the label itself has no
+    # mass, unless the whole row is masked).
+    impossible = ~label_ok if not smoothing else ~label_ok & (empty | (label_smoothing < 1))
+    loss = jnp.where(impossible, jnp.inf, loss)
     loss = jnp.where(in_range, loss, jnp.nan)
     loss = c.nan_if_bad_option(loss, label_smoothing)
 
