@@ -39,7 +39,7 @@ def sigmoid_binary_cross_entropy(
 
     Args:
       logits: ``[...]`` floating-point logits.
-      labels: same shape: targets in ``[0, 1]`` (float, int or bool).
+      labels: same shape: targets in ``[0, 1]`` (float, int or bool); outside it, NaN.
       label_smoothing: α in ``[0, 1]``, pulls targets towards 1/2.
       pos_weight: weight of the positive term, broadcastable to ``labels`` (e.g. ``[C]`` per
         class), as PyTorch's ``BCEWithLogitsLoss(pos_weight=...)``; None means 1.
@@ -88,6 +88,7 @@ def sigmoid_binary_cross_entropy(
             pw = pw.reshape((1,) * (x.ndim - pw.ndim) + pw.shape)
         pos = pw * pos
     loss = -(pos + (1 - t) * log_not_p)
+    loss = jnp.where((t < 0) | (t > 1), jnp.nan, loss)  # a target of 2 is not a number to fit
     loss = c.nan_if_bad_option(loss, label_smoothing)
     return reduce_loss(loss, reduction=reduction)
 

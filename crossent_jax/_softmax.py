@@ -199,7 +199,7 @@ def softmax_cross_entropy_with_integer_labels(
       ignore_index: label value whose examples give 0 and are not counted (PyTorch's
         ``ignore_index``); None to disable.
       label_smoothing: α in ``[0, 1]``.
-      class_weights: ``[K]`` non-negative floating weights, or None.
+      class_weights: ``[K]`` non-negative floating weights (a negative one gives NaN), or None.
       z_loss: ζ ≥ 0, adds ``ζ·lse²`` (PaLM).
       logit_softcap: ``c > 0`` for ``c·tanh(z/c)`` (Gemma 2), or None.
       reduction: ``"none"``, ``"mean"`` (``Σ wᵢ lᵢ / Σ wᵢ`` over counted examples, 0.0 when
@@ -284,6 +284,8 @@ def softmax_cross_entropy_with_integer_labels(
     impossible = ~label_ok if not smoothing else ~label_ok & (empty | (label_smoothing < 1))
     loss = jnp.where(impossible, jnp.inf, loss)
     loss = jnp.where(in_range, loss, jnp.nan)
+    if w is not None:  # a negative class weight would make a plausible-looking loss
+        loss = jnp.where(jnp.any(w < 0), jnp.nan, loss)
     loss = c.nan_if_bad_option(loss, label_smoothing)
 
     counted = example_mask

@@ -108,6 +108,7 @@ def test_tuple_axis_matches_optax_docstring_example():
 
 # --------------------------------------------------------------------------- PyTorch parity
 import torch  # noqa: E402  (PyTorch is a test dependency: the reference for F.cross_entropy)
+
 F = torch.nn.functional
 
 TORCH_CASES = [
@@ -200,14 +201,17 @@ def _identity_case(dtype, opts, masked=False):
 @pytest.mark.parametrize("dtype,tol", [(jnp.float64, 1e-13), (jnp.float32, 2e-6)], ids=["f64", "f32"])
 def test_gradient_identity(opts, masked, dtype, tol):
     z, y, mask, expected = _identity_case(dtype, opts, masked)
-    g_int = jax.grad(lambda z: ICE(z, y, where=mask, **opts).sum())(z)
-    g_soft = jax.grad(lambda z: CE(z, ref.one_hot(y, 7).astype(dtype), where=mask, **opts).sum())(z)
+    g_int = jax.jit(jax.grad(lambda z: ICE(z, y, where=mask, **opts).sum()))(z)
+    onehot = ref.one_hot(y, 7).astype(dtype)
+    g_soft = jax.jit(jax.grad(lambda z: CE(z, onehot, where=mask, **opts).sum()))(z)
     for g in (g_int, g_soft):
         chex.assert_type(g, dtype)
         np.testing.assert_allclose(g, expected, rtol=0, atol=tol)
     # forward mode agrees: J·e_k columns equal the gradient rows
     tangent = jnp.zeros_like(z).at[:, 4].set(1)
-    _, jvp = jax.jvp(lambda z: ICE(z, y, where=mask, **opts), (z,), (tangent,))
+    _, jvp = jax.jit(lambda z, v: jax.jvp(lambda z: ICE(z, y, where=mask, **opts), (z,), (v,)))(
+        z, tangent
+    )
     np.testing.assert_allclose(jvp, expected[:, 4], atol=tol)
 
 
@@ -216,16 +220,17 @@ def test_gradient_sums_to_zero_and_matches_finite_differences():
     f = lambda z: ICE(z, y, label_smoothing=0.1, z_loss=0.0).sum()
     g = jax.grad(f)(z)
     np.testing.assert_allclose(g.sum(-1), 0.0, atol=1e-15)
-    jax.test_util.check_grads(f, (jnp.asarray(z),), order=2, modes=("fwd", "rev"))
+    # jit outside: check_grads differentiates the jitted function (fast, and jit is tested)
+    jax.test_util.check_grads(jax.jit(f), (jnp.asarray(z),), order=2, modes=("fwd", "rev"))
     h = lambda z: ICE(z, y, logit_softcap=3.0, z_loss=1e-2, label_smoothing=0.2).sum()
-    jax.test_util.check_grads(h, (jnp.asarray(z),), order=2, modes=("fwd", "rev"))
+    jax.test_util.check_grads(jax.jit(h), (jnp.asarray(z),), order=2, modes=("fwd", "rev"))
 
 
 def test_gradient_wrt_soft_labels_is_minus_log_softmax():
     z, _, t = _data((5, 4), seed=7)
-    g = jax.grad(lambda t: CE(z, t, label_smoothing=0.2).sum())(jnp.asarray(t))
+    g = jax.jit(jax.grad(lambda t: CE(z, t, label_smoothing=0.2).sum()))(jnp.asarray(t))
     np.testing.assert_allclose(g, -0.8 * np.log(ref.softmax(z)), rtol=1e-13)
-    jax.test_util.check_grads(lambda t: CE(z, t).sum(), (jnp.asarray(t),), order=2)
+    jax.test_util.check_grads(jax.jit(lambda t: CE(z, t).sum()), (jnp.asarray(t),), order=2)
 
 
 @pytest.mark.parametrize("fn", ["soft", "int"])
@@ -233,7 +238,8 @@ def test_hessian_is_diag_minus_outer(fn):
     z, y, t = _data((6,), seed=8)
     loss = (lambda z: CE(z, t)) if fn == "soft" else (lambda z: ICE(z, jnp.asarray(y)))
     q = ref.softmax(z)
-    for h in (jax.hessian(loss)(z), jax.jacfwd(jax.jacfwd(loss))(z), jax.jacrev(jax.jacrev(loss))(z)):
+    for hess in (jax.hessian, lambda f: jax.jacfwd(jax.jacfwd(f)), lambda f: jax.jacrev(jax.jacrev(f))):
+        h = jax.jit(hess(loss))(z)
         np.testing.assert_allclose(h, np.diag(q) - np.outer(q, q), atol=1e-15)
 
 
@@ -245,12 +251,12 @@ def test_neg_inf_logits_finite_in_both_modes():
     t = ref.one_hot(y, 5)
     z = jnp.asarray(z)
     for opts in ({}, {"label_smoothing": 0.1}, {"z_loss": 1e-3}, {"logit_softcap": 4.0}):
-        for f in (lambda z: ICE(z, y, **opts).sum(), lambda z: CE(z, t, **opts).sum()):
-            val, g = jax.value_and_grad(f)(z)
+        for f in (lambda z, o=opts: ICE(z, y, **o).sum(), lambda z, o=opts: CE(z, t, **o).sum()):
+            val, g = jax.jit(jax.value_and_grad(f))(z)
             chex.assert_tree_all_finite((val, g))
-            _, tan = jax.jvp(f, (z,), (jnp.ones_like(z),))
+            _, tan = jax.jit(lambda z, f=f: jax.jvp(f, (z,), (jnp.ones_like(z),)))(z)
             chex.assert_tree_all_finite(tan)
-            chex.assert_tree_all_finite(jax.hessian(f)(z))
+            chex.assert_tree_all_finite(jax.jit(jax.hessian(f))(z))
             np.testing.assert_array_equal(g[:, 0], 0.0)
     # −inf class = masked class: identical to masking that class with `where`
     mask = np.ones((4, 5), bool)
@@ -366,7 +372,7 @@ def test_low_precision_computes_in_float32(dtype):
     z, y, t = _data((8, 5), seed=16)
     zl = jnp.asarray(z, dtype)
     for fn, lab in ((ICE, y), (CE, jnp.asarray(t, dtype))):
-        val, g = jax.value_and_grad(lambda z: fn(z, lab, reduction="sum"))(zl)
+        val, g = jax.value_and_grad(lambda z, fn=fn, lab=lab: fn(z, lab, reduction="sum"))(zl)
         chex.assert_type(val, jnp.float32)
         chex.assert_type(g, dtype)
         # value equals the float32 computation on the same (rounded) inputs
@@ -395,11 +401,13 @@ def test_transformations_compose():
     # forward-over-reverse Hessian-vector product equals reverse-over-reverse
     f = lambda z: CE(z, t, **opts).sum()
     v = jnp.ones_like(z) * 0.3
-    hvp_fr = jax.jvp(jax.grad(f), (z,), (v,))[1]
-    hvp_rr = jax.grad(lambda z: jnp.vdot(jax.grad(f)(z), v))(z)
+    hvp_fr = jax.jit(lambda z: jax.jvp(jax.grad(f), (z,), (v,))[1])(z)
+    hvp_rr = jax.jit(jax.grad(lambda z: jnp.vdot(jax.grad(f)(z), v)))(z)
     chex.assert_trees_all_close(hvp_fr, hvp_rr, rtol=1e-12)
     # third order exists and is finite (any nesting)
-    chex.assert_tree_all_finite(jax.jacfwd(jax.hessian(lambda z: ICE(z, y[0, 0], **opts)))(z[0, 0]))
+    third = jax.jit(jax.jacfwd(jax.hessian(lambda z: ICE(z, y[0, 0], **opts))))(z[0, 0])
+    chex.assert_shape(third, (5, 5, 5))
+    chex.assert_tree_all_finite(third)
 
 
 # --------------------------------------------------------------------------- memory

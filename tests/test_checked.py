@@ -1,0 +1,82 @@
+"""checked(fn): value validation through checkify, naming the first bad index and value."""
+
+from __future__ import annotations
+
+import functools
+
+import chex
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from jax.experimental import checkify
+
+import crossent_jax as cj
+
+
+def test_valid_inputs_give_the_plain_result():
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(4, 3)))
+    y = jnp.array([0, 2, 1, -100])
+    got = cj.checked(cj.softmax_cross_entropy_with_integer_labels)(
+        z, y, ignore_index=-100, reduction="mean", label_smoothing=0.1
+    )
+    expected = cj.softmax_cross_entropy_with_integer_labels(
+        z, y, ignore_index=-100, reduction="mean", label_smoothing=0.1
+    )
+    chex.assert_trees_all_close(got, expected)
+
+
+@pytest.mark.parametrize(
+    "fn, args, kwargs, match",
+    [
+        (cj.softmax_cross_entropy_with_integer_labels, (jnp.zeros((3, 4)), jnp.array([0, 7, 9])), {},
+         r"labels at index \[1\] is 7: class labels must lie in \[0, 4\)"),
+        (cj.softmax_cross_entropy_with_integer_labels, (jnp.zeros((2, 3)), jnp.array([[0], [-1]])[:, 0]), {},
+         r"labels at index \[1\] is -1"),
+        (cj.softmax_cross_entropy_with_integer_labels, (jnp.zeros((2, 2, 3)), jnp.array([[0, 1], [2, 5]])), {},
+         r"labels at index \[1 1\] is 5"),
+        (cj.softmax_cross_entropy_with_integer_labels, (jnp.array([[0.0, jnp.nan]]), jnp.array([0])), {},
+         r"logits at index \[0 1\] is nan"),
+        (cj.softmax_cross_entropy_with_integer_labels, (jnp.zeros((2, 3)), jnp.array([0, 1])),
+         {"class_weights": jnp.array([1.0, -2.0, 1.0])}, r"class_weights at index \[1\] is -2"),
+        (cj.softmax_cross_entropy, (jnp.zeros((2, 2)), jnp.array([[0.5, 0.5], [1.5, -0.5]])), {},
+         r"labels at index \[1 1\] is -0.5: probabilities must be non-negative"),
+        (cj.softmax_cross_entropy, (jnp.zeros((2, 2)), jnp.array([[0.5, 0.5], [0.5, 0.6]])), {},
+         r"sum of labels along axis at index \[1\] is 1.1.*must sum to 1"),
+        (cj.softmax_cross_entropy, (jnp.array([[jnp.inf, 0.0]]), jnp.array([[0.5, 0.5]])), {},
+         r"logits at index \[0 0\] is inf"),
+        (cj.cross_entropy, (jnp.array([0.5, 0.5]), jnp.array([0.7, 0.7])), {},
+         r"sum of q along axis.*1.4"),
+        (cj.entropy, (jnp.array([-0.5, 1.5]),), {}, r"p at index \[0\] is -0.5"),
+        (cj.binary_cross_entropy, (jnp.array([0.5, 1.2]), jnp.array([1, 0])), {},
+         r"probs at index \[1\] is 1.2.*\[0, 1\]"),
+        (cj.sigmoid_binary_cross_entropy, (jnp.zeros(3), jnp.array([0.0, 2.0, 1.0])), {},
+         r"labels at index \[1\] is 2"),
+    ],
+    ids=["label-high", "label-negative", "label-2d", "nan-logit", "neg-weight", "neg-prob",
+         "unnormalised", "posinf-logit", "ce-q", "entropy", "bce-probs", "sigmoid-labels"],
+)
+def test_bad_values_raise_with_index_and_value(fn, args, kwargs, match):
+    with pytest.raises(checkify.JaxRuntimeError, match=match):
+        cj.checked(fn)(*args, **kwargs)
+    # the plain loss does not raise: it returns NaN / inf for the bad example instead
+    # (non-normalised probabilities are the one fault only `checked` reports)
+    out = np.asarray(fn(*args, **kwargs))
+    if "sum" not in match:
+        assert not np.all(np.isfinite(out))
+
+
+def test_error_is_a_value_error_and_partial_works():
+    f = cj.checked(functools.partial(cj.softmax_cross_entropy_with_integer_labels, reduction="sum"))
+    with pytest.raises(ValueError, match="labels at index"):
+        f(jnp.zeros((1, 2)), jnp.array([3]))
+    assert f(jnp.zeros((1, 2)), jnp.array([1])) == pytest.approx(np.log(2))
+
+
+def test_unknown_function_is_rejected():
+    with pytest.raises(TypeError, match="checked\\(\\) supports the kit's losses.*got <function"):
+        cj.checked(lambda x: x)
+
+
+def test_static_errors_still_raise_normally():
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        cj.checked(cj.softmax_cross_entropy)(jnp.zeros((1, 2)), jnp.ones((1, 2)) / 2, reduction="x")
