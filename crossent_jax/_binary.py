@@ -144,11 +144,11 @@ def binary_cross_entropy(
     dt = v.compute_dtype(probs.dtype)
     y = probs.astype(dt)
     t = labels.astype(dt)
-    pos = jnp.where(t == 0, 0, t * jnp.log(jnp.where(t == 0, 1, y)))
-    loss = -pos
+    # 0·log 0 = 0 by a double `where` (finite gradients at y ∈ {0, 1} when t matches).
+    loss = jnp.where(t == 0, 0, -t * jnp.log(jnp.where(t == 0, 1, y)))
     if not positive_only:
         s = 1 - t
-        loss = loss - jnp.where(s == 0, 0, s * jnp.log(jnp.where(s == 0, 1, 1 - y)))
+        loss = loss + jnp.where(s == 0, 0, -s * jnp.log(jnp.where(s == 0, 1, 1 - y)))
     bad = (y < 0) | (y > 1) | (t < 0) | (t > 1)
     loss = jnp.where(bad, jnp.nan, loss)
     return reduce_loss(loss, reduction=reduction)

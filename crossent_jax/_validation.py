@@ -18,7 +18,11 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def _dtype_of(x) -> np.dtype:
-    return jnp.result_type(x) if not hasattr(x, "dtype") else np.dtype(x.dtype)
+    if hasattr(x, "dtype"):
+        return np.dtype(x.dtype)
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x).dtype  # nested Python numbers
+    return jnp.result_type(x)
 
 
 def float_array(x, name: str) -> jax.Array:

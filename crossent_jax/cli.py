@@ -11,7 +11,12 @@ import importlib
 import sys
 
 # name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "examples": (
+        "crossent_jax._examples_cli",
+        "recompute every worked number of the seed articles (writes JSON)",
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,10 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         importlib.import_module(module).add_arguments(p)
     return parser
-
-
-class _Parser(argparse.ArgumentParser):
-    pass
 
 
 def main(argv: list[str] | None = None) -> int:

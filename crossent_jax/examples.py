@@ -1,0 +1,176 @@
+"""Every worked number of the two seed articles, recomputed with the kit.
+
+The seeds (``shared/seeds/``) are two Japanese tutorials on cross-entropy:
+
+* seed 000 — "クロスエントロピー誤差とは?": E = −Σ t_i log y_i for a dog/cat/bird classifier.
+* seed 001 — "【E資格対策】クロスエントロピーとは?": the three formulas H(p,q) = −E_p[log q]
+  (continuous, the "age" example), H(p,q) = −Σ p log q (a dog/cat example) and the batch
+  loss L = −(1/N) Σ t_n log y_n (a 5-image table).
+
+:func:`seed_examples` returns one record per number: the article's value, the kit's value,
+the kit call that produced it, whether they agree to the article's printed precision, and
+a note where the article is wrong or means something else.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+
+from crossent_jax._binary import binary_cross_entropy
+from crossent_jax._discrete import cross_entropy, entropy, kl_divergence
+from crossent_jax._softmax import softmax_cross_entropy_with_integer_labels
+
+
+def _record(source, quantity, article, kit, call, note="", decimals=3):
+    kit = float(kit)
+    agrees = None if article is None else round(kit, decimals) == round(article, decimals)
+    return {
+        "source": source,
+        "quantity": quantity,
+        "article_value": article,
+        "kit_value": kit,
+        "kit_call": call,
+        "agrees_with_article": agrees,
+        "note": note,
+    }
+
+
+def _seed000() -> list[dict]:
+    # Classes (dog, cat, bird); the correct class is "cat" (index 1).
+    probs = jnp.array([[0.1, 0.8, 0.1], [0.7, 0.1, 0.2]])
+    # A softmax output y is reproduced exactly by the logits log y.
+    losses = softmax_cross_entropy_with_integer_labels(jnp.log(probs), jnp.array([1, 1]))
+    call = "softmax_cross_entropy_with_integer_labels(log(y), label=1)"
+    return [
+        _record(
+            "seed 000, case 1",
+            "E = −Σ t_i log y_i, y = (0.1, 0.8, 0.1), t = cat",
+            0.223,
+            losses[0],
+            call,
+            "= −log 0.8",
+        ),
+        _record(
+            "seed 000, case 2",
+            "E = −Σ t_i log y_i, y = (0.7, 0.1, 0.2), t = cat",
+            2.303,
+            losses[1],
+            call,
+            "= −log 0.1",
+        ),
+        _record(
+            "seed 000, case 2 / case 1",
+            "ratio of the two errors ('10倍以上')",
+            None,
+            losses[1] / losses[0],
+            "ratio of the two values above",
+            "the article says 'more than 10 times': 2.303 / 0.223 = 10.3, true",
+        ),
+    ]
+
+
+def _seed001() -> list[dict]:
+    p = jnp.array([1.0, 0.0])  # (dog, cat): the image is a dog
+    q = jnp.array([0.8, 0.2])
+    h = cross_entropy(p, q)
+    out = [
+        _record(
+            "seed 001, formula 2",
+            "H(p,q) = −Σ p log q, p = (1, 0), q = (0.8, 0.2)",
+            -0.223,
+            h,
+            "cross_entropy(p, q)",
+            "sign slip in the article: −(1·log 0.8 + 0·log 0.2) = −(−0.223) = +0.223; "
+            "the article drops the sign of log 0.8 = −0.223 and prints −0.223. "
+            "A cross-entropy is never negative.",
+        ),
+        _record(
+            "seed 001, formula 2",
+            "the same, as H(p) + KL(p‖q)",
+            None,
+            entropy(p) + kl_divergence(p, q),
+            "entropy(p) + kl_divergence(p, q)",
+            "the article's 'entropy plus relative entropy' definition: H(p) = 0 for a "
+            "one-hot p, so all of H(p,q) is KL here",
+        ),
+    ]
+    y = jnp.array([0.8, 0.2, 0.6, 0.9, 0.3])
+    t = jnp.array([1, 0, 1, 1, 0])
+    per = binary_cross_entropy(y, t, positive_only=True)
+    for n, article in enumerate([0.223, 0.0, 0.511, 0.105, 0.0]):
+        out.append(
+            _record(
+                f"seed 001, formula 3, image {n + 1}",
+                "L_n = −t_n log y_n",
+                article,
+                per[n],
+                "binary_cross_entropy(y, t, positive_only=True)",
+            )
+        )
+    pos = binary_cross_entropy(y, t, positive_only=True, reduction="mean")
+    full = binary_cross_entropy(y, t, reduction="mean")
+    out += [
+        _record(
+            "seed 001, formula 3",
+            "L = −(1/N) Σ t_n log y_n over the 5-image table",
+            0.168,
+            pos,
+            "binary_cross_entropy(y, t, positive_only=True, reduction='mean')",
+            "reproduced: this is the formula the article uses",
+        ),
+        _record(
+            "seed 001, formula 3",
+            "full binary cross-entropy of the same table",
+            None,
+            full,
+            "binary_cross_entropy(y, t, reduction='mean')",
+            "−(1/N) Σ [t log y + (1−t) log(1−y)] = 0.284. The article's formula keeps only "
+            "the positive term, so the two cat images (t = 0) cost nothing whatever the "
+            "model predicts; the full form charges them −log(1−0.2) = 0.223 and "
+            "−log(1−0.3) = 0.357. A model answering y = 1 for every image would score "
+            "0 with the article's formula.",
+        ),
+        _record(
+            "seed 001",
+            "'クロスエントロピー' vs '交差エントロピー'",
+            None,
+            math.nan,
+            "—",
+            "the article presents them as two different measures; 交差 is just the "
+            "Japanese translation of 'cross': they are the same quantity, H(p,q).",
+        ),
+    ]
+    return out
+
+
+def seed_examples(*, include_continuous: bool = True) -> list[dict]:
+    """All worked numbers of the seed articles as records (see the module docstring).
+
+    Args:
+      include_continuous: also add the continuous "age" example of seed 001 (needs
+        :mod:`crossent_jax.continuous`; skipped when that package is not present).
+
+    Returns:
+      A list of dicts with keys ``source, quantity, article_value, kit_value, kit_call,
+      agrees_with_article, note``.
+
+    Example:
+      >>> from crossent_jax.examples import seed_examples
+      >>> rows = seed_examples(include_continuous=False)
+      >>> [round(r["kit_value"], 3) for r in rows if r["quantity"].startswith("L = ")]
+      [0.168]
+    """
+    rows = _seed000() + _seed001()
+    if include_continuous:
+        rows += _continuous_rows()
+    return rows
+
+
+def _continuous_rows() -> list[dict]:
+    try:
+        from crossent_jax.continuous import age_example  # noqa: PLC0415
+    except ImportError:
+        return []
+    return age_example.seed_rows()
