@@ -100,3 +100,34 @@ def nan_if_bad_option(loss: jax.Array, label_smoothing) -> jax.Array:
         return loss
     a = jnp.asarray(label_smoothing)
     return jnp.where((a >= 0) & (a <= 1), loss, jnp.nan)
+
+
+@jax.custom_jvp
+def count_and_sum_finite_below(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(n, s)`` over the last axis: the number of entries that are not ``-inf`` and their sum.
+
+    One variadic reduction computes both, with the ``-inf`` test fused into it: two
+    ``jnp.sum(jnp.where(...))`` would each materialise a ``[*batch, K]`` temporary on
+    XLA:CPU, whose fast reductions do not fuse elementwise producers (variadic ones do).
+    ``+inf`` and NaN entries are counted and summed like finite ones. The count is a
+    constant of ``x`` (zero tangent); the sum's tangent is the sum of the tangents of the
+    counted entries (a custom JVP, since a generic reduction is not differentiable; reverse
+    mode transposes it into an elementwise ``where``, so it stays fused too).
+    """
+    keep = ~jnp.isneginf(x)
+    zero = jnp.zeros((), x.dtype)
+    n, s = jax.lax.reduce(
+        (keep.astype(x.dtype), jnp.where(keep, x, zero)),
+        (zero, zero),
+        lambda a, b: (a[0] + b[0], a[1] + b[1]),
+        (x.ndim - 1,),
+    )
+    return n, s
+
+
+@count_and_sum_finite_below.defjvp
+def _count_and_sum_finite_below_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    n, s = count_and_sum_finite_below(x)
+    ds = jnp.sum(jnp.where(jnp.isneginf(x), jnp.zeros((), dx.dtype), dx), axis=-1)
+    return (n, s), (jnp.zeros_like(n), ds)

@@ -265,7 +265,13 @@ def softmax_cross_entropy_with_integer_labels(
     safe = jnp.where(in_range, labels, 0)[..., None]
     x_label = jnp.take_along_axis(x, safe, axis=-1)[..., 0]
     smoothing = not v.static_zero(label_smoothing)
-    masked = class_mask is not None or smoothing
+    # Common case of smoothing (no class mask, soft-cap or weights): the valid classes are
+    # exactly the non-(−inf) logits, and plain lse(x) already gives them weight 0, so the
+    # uniform part needs only their count and sum, taken in one fused pass over x
+    # (c.count_and_sum_finite_below). Separate masked reductions would each materialise a
+    # [*batch, K] temporary on backends that do not fuse producers into reductions (CPU).
+    fused = smoothing and class_mask is None and logit_softcap is None and w is None
+    masked = class_mask is not None or (smoothing and not fused)
     if masked:
         # Only now is the −inf check needed: plain lse − x[label] is already finite there.
         valid, row_ok = c.valid_classes(z, class_mask)
@@ -275,7 +281,15 @@ def softmax_cross_entropy_with_integer_labels(
     nll = lse - x_label  # −log softmax(x)[label]
     w_label = None if w is None else jnp.take(w, safe[..., 0])
     loss = nll if w is None else w_label * nll
-    if smoothing:
+    if fused:
+        n_valid, sum_valid = c.count_and_sum_finite_below(x)
+        row_ok = n_valid > 0
+        # An all-(−inf) row counts every class as valid, as c.valid_classes does.
+        k_valid = jnp.where(row_ok, n_valid, num_classes)
+        sum_valid = jnp.where(row_ok, sum_valid, -jnp.inf)
+        uniform = (lse * k_valid - sum_valid) / k_valid
+        loss = (1 - label_smoothing) * loss + label_smoothing * uniform
+    elif smoothing:
         alpha = label_smoothing
         k_valid = jnp.sum(valid, axis=-1).astype(dt)
         wv = jnp.where(valid, 1 if w is None else w, 0).astype(dt)
@@ -284,8 +298,11 @@ def softmax_cross_entropy_with_integer_labels(
         loss = (1 - alpha) * loss + alpha * uniform
     if not v.static_zero(z_loss):
         loss = loss + z_loss * lse**2 * (1 if w is None else w_label)
+    if fused:
+        label_ok = ~jnp.isneginf(x_label) & row_ok
     if masked:
         label_ok = jnp.take_along_axis(valid, safe, axis=-1)[..., 0] & row_ok
+    if masked or fused:
         inf_loss = jnp.inf if not smoothing else jnp.where(label_smoothing < 1, jnp.inf, loss)
         loss = jnp.where(label_ok, loss, inf_loss)
     loss = jnp.where(in_range, loss, jnp.nan)
