@@ -56,14 +56,22 @@ def memory_stats(compiled) -> dict[str, int] | None:
     return out or None
 
 
-def round_robin(names: Sequence[str], repeat: int) -> list[str]:
-    """The call order in repeat ``repeat``: ``names`` rotated left by ``repeat``.
+def round_robin(names: Sequence[str], repeat: int, *, seed: int = 0) -> list[str]:
+    """The call order in repeat ``repeat``: a rotation of a per-cycle permutation of ``names``.
 
-    Over ``len(names)`` consecutive repeats each implementation runs once at every
-    position, so no one always follows the same neighbour into a warm cache.
+    Repeats come in cycles of ``len(names)``; within a cycle the order is rotated left by one
+    each repeat, so every implementation runs once at every position. Each cycle starts
+    from a fresh permutation (seeded; cycle 0 is ``names`` itself), so an implementation
+    does not always follow the same neighbour: a plain rotation would make one always run
+    right after, say, a cache-trashing one-hot variant.
     """
-    k = repeat % len(names)
-    return list(names[k:]) + list(names[:k])
+    n = len(names)
+    cycle, k = divmod(repeat, n)
+    base = list(names)
+    if cycle > 0:
+        perm = np.random.default_rng([seed, cycle]).permutation(n)
+        base = [base[i] for i in perm]
+    return base[k:] + base[:k]
 
 
 def time_interleaved(
@@ -77,7 +85,8 @@ def time_interleaved(
     """Time zero-argument callables round-robin; returns (seconds per name, call order).
 
     Each callable is called ``warmup`` times first (not timed; compile there), then
-    ``repeats`` times interleaved in :func:`round_robin` order. Results are passed to
+    ``repeats`` times interleaved in :func:`round_robin` order (full cycles of
+    ``len(fns)`` repeats balance positions exactly). Results are passed to
     ``jax.block_until_ready`` inside the timed region. ``on_call(name)`` runs after each
     timed call (progress bars).
     """
