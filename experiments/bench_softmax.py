@@ -6,11 +6,11 @@ Hypothesis: forward + backward (``jax.value_and_grad`` of the mean loss) of
 and label smoothing (α = 0.1) adds only a few ``batch × 4`` byte buffers of compiled
 temporary memory (no one-hot, no ``[batch, K]`` temporary).
 
-Command (same as ``crossent bench softmax --repeats 30 --dtypes float32,bfloat16``):
+Command (same as ``crossent bench softmax --repeats 40 --dtypes float32,bfloat16``):
 
     python experiments/bench_softmax.py
 
-Expected runtime: about 3-4 minutes on 2 CPU cores. Writes
+Expected runtime: about 4-6 minutes on 2 CPU cores. Writes
 ``experiments/results/bench_softmax.json`` and ``.png``.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Config:
-    repeats: int = 30
+    repeats: int = 40
     dtypes: str = "float32,bfloat16"
     out: str = "experiments/results"
 

@@ -129,6 +129,14 @@ def test_paired_ratio_of_medians_and_per_round_ratios():
     assert r["paired_median"] == pytest.approx(1.0)
     assert r["paired_q25"] == pytest.approx(0.75)
     assert r["paired_q75"] == pytest.approx(1.5)
+    lo, hi = r["ratio_ci95"]
+    assert lo <= hi
+
+
+def test_paired_ratio_interval_collapses_for_constant_times():
+    r = h.paired_ratio({"base": [1.0] * 5, "impl": [2.0] * 5}, "impl", "base")
+    assert r["ratio"] == pytest.approx(2.0)
+    assert r["ratio_ci95"] == pytest.approx([2.0, 2.0])
 
 
 def test_memory_stats_of_a_compiled_function_has_the_documented_fields():
@@ -187,6 +195,8 @@ def test_cli_tiny_run_writes_json_png_and_table(tmp_path, capsys):
             assert r["q25_s"] <= r["median_s"] <= r["q75_s"]
             assert r["memory"] is None or "temp_size_in_bytes" in r["memory"]
         assert g["impls"]["optax"]["ratio"] == pytest.approx(1.0)
+        lo, hi = g["impls"]["kit"]["ratio_ci95"]
+        assert lo <= hi
         assert g["ratio_kit"] == g["impls"]["kit"]["ratio"]
         sm = g["smoothing_memory"]
         assert sm["diff_bytes"] == sm["temp_smoothing_bytes"] - sm["temp_plain_bytes"]

@@ -127,8 +127,15 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
     }
 
 
-def paired_ratio(times: Mapping[str, Sequence[float]], name: str, baseline: str) -> dict:
-    """Ratio of medians ``name / baseline`` and the IQR of the per-repeat ratios.
+def paired_ratio(
+    times: Mapping[str, Sequence[float]],
+    name: str,
+    baseline: str,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict:
+    """Ratio of medians ``name / baseline``, its bootstrap 95% interval, per-round ratios.
 
     The per-repeat ratio pairs the i-th call of ``name`` with the i-th of ``baseline``
     (same round of the interleaving), which cancels drifts slower than one round.
@@ -137,8 +144,14 @@ def paired_ratio(times: Mapping[str, Sequence[float]], name: str, baseline: str)
     b = np.asarray(times[baseline], dtype=np.float64)
     per = a / b
     q25, q75 = np.percentile(per, [25, 75])
+    # 95% bootstrap interval of the ratio of medians, resampling whole rounds (pairs).
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, a.size, size=(n_boot, a.size))
+    boot = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
     return {
         "ratio": float(np.median(a) / np.median(b)),
+        "ratio_ci95": [float(lo), float(hi)],
         "paired_median": float(np.median(per)),
         "paired_q25": float(q25),
         "paired_q75": float(q75),
