@@ -16,6 +16,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "crossent_jax._examples_cli",
         "recompute every worked number of the seed articles (writes JSON)",
     ),
+    "bench": (
+        "crossent_jax.bench._cli",
+        "benchmark the kit against optax: interleaved medians, ratios, temp memory",
+    ),
 }
 
 
