@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from crossent_jax.train import load_dataset
-from crossent_jax.train import _data
+from crossent_jax.train import _data, load_dataset
 
 
 def _check_standardised(ds):

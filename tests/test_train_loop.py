@@ -127,7 +127,7 @@ def test_warmup_cosine_schedule_values():
 
 
 def test_momentum_alias_is_sgd_with_momentum():
-    c = TrainConfig(optimizer="momentum", learning_rate=1.0, weight_decay=0.0)
+    c = TrainConfig(optimizer="momentum", learning_rate=1.0, weight_decay=0.0, schedule="constant")
     got = _updates(make_optimizer(c, 1), {"w": jnp.array([1.0])}, {"w": jnp.array([0.0])}, 2)
     assert got == pytest.approx([-1.0, -1.9])  # trace = g + 0.9·trace
     ref = optax.sgd(1.0, momentum=0.9)
