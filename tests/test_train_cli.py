@@ -7,8 +7,9 @@ import pytest
 from crossent_jax.cli import main
 from crossent_jax.train._cli import parse_sizes
 
+# constant schedule: every run below shares one compiled step whatever its epochs
 FAST = ["train", "--dataset", "blobs", "--model", "linear", "--epochs", "2", "--quiet",
-        "--learning-rate", "0.05"]
+        "--learning-rate", "0.05", "--schedule", "constant"]
 
 
 def test_train_writes_history_and_plots(tmp_path, capsys):
@@ -35,10 +36,10 @@ def test_progress_bar_goes_to_stderr(tmp_path, capsys):
 def test_checkpoint_and_resume_flags(tmp_path):
     ck = str(tmp_path / "ck")
     full = tmp_path / "full"
-    assert main([*FAST, "--epochs", "3", "--schedule", "constant", "--out", str(full)]) == 0
+    assert main([*FAST, "--epochs", "3", "--out", str(full)]) == 0
     part = tmp_path / "part"
-    assert main([*FAST, "--epochs", "1", "--schedule", "constant", "--checkpoint-dir", ck, "--out", str(part)]) == 0
-    assert main([*FAST, "--epochs", "3", "--schedule", "constant", "--checkpoint-dir", ck, "--resume", "--out", str(part)]) == 0
+    assert main([*FAST, "--epochs", "1", "--checkpoint-dir", ck, "--out", str(part)]) == 0
+    assert main([*FAST, "--epochs", "3", "--checkpoint-dir", ck, "--resume", "--out", str(part)]) == 0
     strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h["epochs"]]
     a = json.loads((full / "history.json").read_text())
     b = json.loads((part / "history.json").read_text())

@@ -1,8 +1,6 @@
 """fit(): history contents, bit-for-bit determinism, losses, optimizers and schedules."""
 
 import math
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -16,7 +14,9 @@ KEYS = {
     "epoch", "train_loss", "train_accuracy", "grad_norm", "test_loss", "test_accuracy",
     "test_nll", "test_ece", "test_brier", "seconds",
 }
-SMALL = dict(dataset="blobs", model="mlp", hidden_sizes=(16,), batch_size=64, learning_rate=0.01)
+# constant schedule: the compiled step does not depend on epochs, so these runs share it
+SMALL = dict(dataset="blobs", model="mlp", hidden_sizes=(16,), batch_size=64, learning_rate=0.01,
+             schedule="constant")
 
 
 def strip(records):
@@ -132,12 +132,3 @@ def test_momentum_alias_is_sgd_with_momentum():
     assert got == pytest.approx([-1.0, -1.9])  # trace = g + 0.9·trace
     ref = optax.sgd(1.0, momentum=0.9)
     assert got == pytest.approx(_updates(ref, {"w": jnp.array([1.0])}, {"w": jnp.array([0.0])}, 2))
-
-
-def test_importing_the_kit_does_not_import_orbax():
-    code = (
-        "import sys, crossent_jax, crossent_jax.train\n"
-        "from crossent_jax.train import TrainConfig, fit, History\n"
-        "assert not [m for m in sys.modules if m.startswith('orbax')], 'orbax imported'\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -13,6 +13,8 @@ from crossent_jax.train import make_model
 )
 def test_shapes_dtype_and_determinism(name, hidden):
     init, apply = make_model(name, hidden)
+    init = jax.jit(init, static_argnums=(1, 2))  # one compilation instead of many eager ops
+    apply = jax.jit(apply)
     p = init(jax.random.key(3), 40, 10)
     leaves = jax.tree.leaves(p)
     assert all(leaf.dtype == jnp.float32 for leaf in leaves)  # even with x64 enabled
@@ -47,19 +49,19 @@ def test_mlp_relu_layer():
 
 
 def test_cnn1d_layout_and_init_scale():
-    init, _ = make_model("cnn1d", (4, 6))
-    p = init(jax.random.key(0), 40, 10)
+    init = make_model("cnn1d", (4, 6))[0]
+    p = jax.eval_shape(lambda k: init(k, 40, 10), jax.random.key(0))
     assert p["conv"][0]["w"].shape == (5, 1, 4)  # (kernel, in, out)
     assert p["conv"][1]["w"].shape == (5, 4, 6)
     assert p["out"]["w"].shape == (10 * 6, 10)  # 40 -> 20 -> 10 positions, 6 channels
     # He init: std sqrt(2 / fan_in) with fan_in = 5·4 for the second convolution
-    big = make_model("mlp", (4096,))[0](jax.random.key(1), 100, 2)
+    big = jax.jit(make_model("mlp", (4096,))[0], static_argnums=(1, 2))(jax.random.key(1), 100, 2)
     np.testing.assert_allclose(np.std(big["hidden"][0]["w"]), np.sqrt(2 / 100), rtol=0.02)
 
 
 def test_cnn1d_odd_length():
     init, apply = make_model("cnn1d", (3, 3))
-    p = init(jax.random.key(0), 7, 2)
+    p = jax.jit(init, static_argnums=(1, 2))(jax.random.key(0), 7, 2)
     assert p["out"]["w"].shape == (2 * 3, 2)  # 7 -> 4 -> 2 (SAME, stride 2)
     assert apply(p, jnp.ones((1, 7), jnp.float32)).shape == (1, 2)
 

@@ -1,10 +1,12 @@
 """Data parallelism: padding rules, masked objectives, and 4 simulated CPU devices == 1."""
 
+import functools
 import json
 import os
 import subprocess
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -43,12 +45,13 @@ def test_padding_does_not_change_the_loss(loss):
     logits = jnp.asarray(rng.normal(size=(5, 4)), jnp.float32)
     labels = jnp.asarray([0, 3, 1, 1, 2])
     kw = {"loss": loss, "label_smoothing": 0.0 if loss == "mse" else 0.1}
-    plain = objective(logits, labels, jnp.ones(5, bool), **kw)
+    f = jax.jit(functools.partial(objective, **kw))
+    plain = f(logits, labels, jnp.ones(5, bool))
     # pad with three garbage rows (huge logits, label 0) that the mask removes
     pad_logits = jnp.concatenate([logits, jnp.full((3, 4), 1e30, jnp.float32)])
-    padded = objective(
+    padded = f(
         pad_logits, jnp.concatenate([labels, jnp.zeros(3, int)]),
-        jnp.asarray([True] * 5 + [False] * 3), **kw,
+        jnp.asarray([True] * 5 + [False] * 3),
     )
     np.testing.assert_allclose(padded, plain, rtol=1e-6)
 
@@ -68,6 +71,8 @@ four = fit(cfg, devices=jax.devices())
 mesh = sh.make_mesh()
 x = jax.device_put(np.zeros((8, 3), np.float32), sh.batch_sharding(mesh))
 out = {
+    # importing the kit and training without checkpoints never imports orbax
+    "orbax_imported": sorted(m for m in sys.modules if m.startswith("orbax")),
     "one": [{k: v for k, v in r.items() if k != "seconds"} for r in one.epochs],
     "four": [{k: v for k, v in r.items() if k != "seconds"} for r in four.epochs],
     "max_param_diff": max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
@@ -80,7 +85,7 @@ print("RESULT" + json.dumps(out))
 """
 
 
-def test_four_simulated_devices_match_one():
+def test_four_simulated_devices_match_one_and_orbax_stays_unimported():
     env = dict(os.environ)
     env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     env["JAX_PLATFORMS"] = "cpu"
@@ -92,6 +97,7 @@ def test_four_simulated_devices_match_one():
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1]
     out = json.loads(line[len("RESULT"):])
+    assert out["orbax_imported"] == []
     assert out["param_devices"] == 4 and out["param_replicated"]
     assert out["batch_shard_rows"] == [2]  # 8 rows split over 4 devices
     # the same computation up to the order of float32 sums in the gradient all-reduce

@@ -10,6 +10,7 @@ parameters and history, and a resumed run ends bit-identical to an uninterrupted
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import sys
@@ -102,6 +103,87 @@ def _epoch_perm(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+@dataclasses.dataclass(frozen=True)
+class _StepKey:
+    """Everything the compiled train and eval steps depend on (not the seed or the data)."""
+
+    model: str
+    hidden_sizes: tuple[int, ...]
+    loss: str
+    label_smoothing: float
+    z_loss: float
+    optimizer: str
+    learning_rate: float
+    schedule: str
+    weight_decay: float
+    total_steps: int
+    devices: tuple
+    sizes: tuple[int, int]  # (features, classes)
+
+    @classmethod
+    def of(cls, config: TrainConfig, total_steps: int, devices: tuple, sizes) -> _StepKey:
+        if config.schedule == "constant":
+            total_steps = 0  # the run length does not enter the computation
+        return cls(
+            config.model, config.resolved_hidden_sizes, config.loss, config.label_smoothing,
+            config.z_loss, config.optimizer, config.learning_rate, config.schedule,
+            config.weight_decay, total_steps, devices, tuple(sizes),
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def _step_functions(key: _StepKey):
+    """``(init_state, train_step, eval_step)``, jitted; cached so that runs differing only in
+    seed, data or epochs (with the same total step count) reuse the compiled executables."""
+    init, apply = make_model(key.model, key.hidden_sizes)
+    config = TrainConfig(
+        model=key.model, hidden_sizes=key.hidden_sizes, loss=key.loss,
+        label_smoothing=key.label_smoothing, z_loss=key.z_loss, optimizer=key.optimizer,
+        learning_rate=key.learning_rate, schedule=key.schedule, weight_decay=key.weight_decay,
+    )
+    tx = make_optimizer(config, key.total_steps)
+    loss_kw = {"loss": key.loss, "label_smoothing": key.label_smoothing, "z_loss": key.z_loss}
+    rep = sh.replicated(sh.make_mesh(key.devices))
+
+    def train_step(state, batch):
+        def loss_fn(p):
+            logits = apply(p, batch["x"])
+            return objective(logits, batch["y"], batch["mask"], **loss_kw), logits
+
+        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
+        new = {
+            "params": optax.apply_updates(state["params"], updates),
+            "opt_state": opt_state,
+            "step": state["step"] + 1,
+        }
+        hit = (jnp.argmax(logits, axis=-1) == batch["y"]) & batch["mask"]
+        metrics = {
+            "loss": loss,
+            "correct": jnp.sum(hit),
+            "count": jnp.sum(batch["mask"]),
+            "grad_norm": _global_norm(grads),
+        }
+        return new, metrics
+
+    def eval_step(params, x, y, mask):
+        logits = apply(params, x)
+        return objective(logits, y, mask, **loss_kw), predict_proba(logits, loss=key.loss)
+
+    def init_state(rng):
+        # eager on purpose: its small ops compile once per process and are shared by every
+        # config, where a jitted init would compile again for each new config
+        params = init(rng, *key.sizes)
+        state = {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}
+        return jax.device_put(state, rep)
+
+    return (
+        init_state,
+        jax.jit(train_step, out_shardings=rep),
+        jax.jit(eval_step),
+    )
+
+
 def _check_resumable(saved: dict, config: TrainConfig) -> None:
     now = config.to_dict()
     allowed = set(_RESUMABLE_CHANGES)
@@ -146,49 +228,19 @@ def fit(
     n_dev = mesh.devices.size
     rep, split = sh.replicated(mesh), sh.batch_sharding(mesh)
 
-    init, apply = make_model(config.model, config.resolved_hidden_sizes)
     n_train = data.x_train.shape[0]
     steps_per_epoch = math.ceil(n_train / config.batch_size)
-    tx = make_optimizer(config, steps_per_epoch * config.epochs)
-    loss_kw = {
-        "loss": config.loss,
-        "label_smoothing": config.label_smoothing,
-        "z_loss": config.z_loss,
-    }
+    init_fn, step_fn, eval_fn = _step_functions(
+        _StepKey.of(
+            config,
+            steps_per_epoch * config.epochs,
+            tuple(mesh.devices.flat),
+            (data.num_features, data.num_classes),
+        )
+    )
 
     key = jax.random.key(config.seed)
-    params = init(key, data.num_features, data.num_classes)
-    state = {"params": params, "opt_state": tx.init(params), "step": jnp.zeros((), jnp.int32)}
-    state = jax.device_put(state, rep)
-
-    def train_step(state, batch):
-        def loss_fn(p):
-            logits = apply(p, batch["x"])
-            return objective(logits, batch["y"], batch["mask"], **loss_kw), logits
-
-        (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
-        updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
-        new = {
-            "params": optax.apply_updates(state["params"], updates),
-            "opt_state": opt_state,
-            "step": state["step"] + 1,
-        }
-        hit = (jnp.argmax(logits, axis=-1) == batch["y"]) & batch["mask"]
-        count = jnp.sum(batch["mask"])
-        metrics = {
-            "loss": loss,
-            "correct": jnp.sum(hit),
-            "count": count,
-            "grad_norm": _global_norm(grads),
-        }
-        return new, metrics
-
-    step_fn = jax.jit(train_step, out_shardings=rep)
-
-    @jax.jit
-    def eval_fn(params, x, y, mask):
-        logits = apply(params, x)
-        return objective(logits, y, mask, **loss_kw), predict_proba(logits, loss=config.loss)
+    state = init_fn(key)  # params, optimizer state and step, replicated
 
     x_test, test_mask = sh.pad_rows(data.x_test, n_dev)
     y_test, _ = sh.pad_rows(data.y_test, n_dev)
