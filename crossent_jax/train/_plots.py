@@ -69,9 +69,11 @@ def reliability_axes(ax, probs, labels, *, num_bins: int = 15, title: str = "") 
     width = 1.0 / num_bins
     nonempty = count > 0
     ax.bar(centres[nonempty], acc[nonempty], width=width, edgecolor="k", label="accuracy")
+    # the gap between accuracy and mean confidence, above or below the accuracy bar
+    low = np.minimum(acc, conf)[nonempty]
     ax.bar(
-        centres[nonempty], (conf - acc)[nonempty], bottom=acc[nonempty], width=width,
-        color="tab:red", alpha=0.3, edgecolor="tab:red", label="gap to confidence",
+        centres[nonempty], np.abs(conf - acc)[nonempty], bottom=low, width=width,
+        color="none", edgecolor="tab:red", hatch="//", label="gap to confidence",
     )
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
     ax.set_xlim(0, 1)
