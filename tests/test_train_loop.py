@@ -132,3 +132,11 @@ def test_momentum_alias_is_sgd_with_momentum():
     assert got == pytest.approx([-1.0, -1.9])  # trace = g + 0.9·trace
     ref = optax.sgd(1.0, momentum=0.9)
     assert got == pytest.approx(_updates(ref, {"w": jnp.array([1.0])}, {"w": jnp.array([0.0])}, 2))
+
+
+def test_noisy_sgd_is_seeded_by_the_run_seed():
+    # noisy_sgd takes a PRNG key: it gets the run's seed (no optax "specify a key" warning,
+    # which filterwarnings=error would turn into a failure) and stays deterministic
+    c = TrainConfig(**{**SMALL, "optimizer": "noisy_sgd", "model": "linear", "hidden_sizes": None}, epochs=1)
+    a, b = fit(c), fit(c)
+    assert strip(a.epochs) == strip(b.epochs)

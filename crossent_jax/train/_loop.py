@@ -85,6 +85,8 @@ def make_optimizer(config: TrainConfig, total_steps: int) -> optax.GradientTrans
         factory, kwargs = optax.sgd, {"momentum": 0.9, "nesterov": name == "nesterov"}
     else:
         factory, kwargs = getattr(optax, name), {}
+    if "key" in inspect.signature(factory).parameters:
+        kwargs["key"] = config.seed  # noisy_sgd: its noise is seeded by the run's seed
     if "weight_decay" in inspect.signature(factory).parameters:
         return factory(schedule, weight_decay=config.weight_decay, **kwargs)
     tx = factory(schedule, **kwargs)
@@ -103,6 +105,11 @@ def _epoch_perm(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
+def _takes_key(name: str) -> bool:
+    factory = getattr(optax, name, None)
+    return factory is not None and "key" in inspect.signature(factory).parameters
+
+
 @dataclasses.dataclass(frozen=True)
 class _StepKey:
     """Everything the compiled train and eval steps depend on (not the seed or the data)."""
@@ -119,6 +126,7 @@ class _StepKey:
     total_steps: int
     devices: tuple
     sizes: tuple[int, int]  # (features, classes)
+    seed: int  # only for optimizers that take a key (noisy_sgd), else 0
 
     @classmethod
     def of(cls, config: TrainConfig, total_steps: int, devices: tuple, sizes) -> _StepKey:
@@ -128,6 +136,7 @@ class _StepKey:
             config.model, config.resolved_hidden_sizes, config.loss, config.label_smoothing,
             config.z_loss, config.optimizer, config.learning_rate, config.schedule,
             config.weight_decay, total_steps, devices, tuple(sizes),
+            config.seed if _takes_key(config.optimizer) else 0,
         )
 
 
@@ -140,6 +149,7 @@ def _step_functions(key: _StepKey):
         model=key.model, hidden_sizes=key.hidden_sizes, loss=key.loss,
         label_smoothing=key.label_smoothing, z_loss=key.z_loss, optimizer=key.optimizer,
         learning_rate=key.learning_rate, schedule=key.schedule, weight_decay=key.weight_decay,
+        seed=key.seed,
     )
     tx = make_optimizer(config, key.total_steps)
     loss_kw = {"loss": key.loss, "label_smoothing": key.label_smoothing, "z_loss": key.z_loss}
