@@ -269,19 +269,23 @@ def fit(
         from crossent_jax.train._checkpoint import Checkpointer
 
         ckpt = Checkpointer(config.checkpoint_dir)
-        latest = ckpt.latest_epoch()
-        if latest is not None and not config.resume:
+        try:
+            latest = ckpt.latest_epoch()
+            if latest is not None and not config.resume:
+                raise ValueError(
+                    f"checkpoint_dir {config.checkpoint_dir!r} already holds checkpoints "
+                    f"(latest epoch {latest}); pass resume=True (--resume) or use an empty "
+                    "directory"
+                )
+            if latest is not None:
+                restored, meta = ckpt.restore(latest, state)
+                _check_resumable(meta["config"], config)
+                state = jax.device_put(restored, rep)
+                records = [dict(r) for r in meta["history"]]
+                start = int(meta["epoch"])
+        except BaseException:
             ckpt.close()
-            raise ValueError(
-                f"checkpoint_dir {config.checkpoint_dir!r} already holds checkpoints (latest "
-                f"epoch {latest}); pass resume=True (--resume) or use an empty directory"
-            )
-        if latest is not None:
-            restored, meta = ckpt.restore(latest, state)
-            _check_resumable(meta["config"], config)
-            state = jax.device_put(restored, rep)
-            records = [dict(r) for r in meta["history"]]
-            start = int(meta["epoch"])
+            raise
 
     bar_cls = None
     if progress:
