@@ -106,3 +106,12 @@ def test_four_simulated_devices_match_one_and_orbax_stays_unimported():
         assert a["epoch"] == b["epoch"]
         for k in a:
             np.testing.assert_allclose(b[k], a[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_unknown_objective_and_empty_mesh_are_errors():
+    from crossent_jax.train._sharding import make_mesh
+
+    with pytest.raises(ValueError, match=r"unknown loss 'hinge'; known: mse, sigmoid, softmax_cross_entropy"):
+        objective(jnp.zeros((1, 2)), jnp.zeros((1,), int), jnp.ones((1,), bool), loss="hinge")
+    with pytest.raises(ValueError, match=r"need at least one device, got an empty list"):
+        make_mesh([])
