@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "crossent_jax.bench._cli",
         "benchmark the kit against optax: interleaved medians, ratios, temp memory",
     ),
+    "train": (
+        "crossent_jax.train._cli",
+        "train a classifier with the kit's losses on MNIST-1D and friends",
+    ),
 }
 
 

@@ -1,0 +1,91 @@
+"""``crossent train``: outputs, summary, checkpoint flags and one-line errors."""
+
+import json
+
+import pytest
+
+from crossent_jax.cli import main
+from crossent_jax.train._cli import parse_sizes
+
+# constant schedule: every run below shares one compiled step whatever its epochs
+FAST = ["train", "--dataset", "blobs", "--model", "linear", "--epochs", "2", "--quiet",
+        "--learning-rate", "0.05", "--schedule", "constant"]
+
+
+def test_train_writes_history_and_plots(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*FAST, "--out", str(out)]) == 0
+    stdout = capsys.readouterr().out
+    assert "linear(-) on blobs" in stdout and "accuracy" in stdout and "ECE" in stdout
+    history = json.loads((out / "history.json").read_text())
+    assert history["config"]["dataset"] == "blobs" and history["config"]["epochs"] == 2
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2]
+    assert {"train_loss", "test_loss", "test_accuracy", "test_nll", "test_ece", "test_brier"} <= set(history["epochs"][0])
+    for name in ("curves.png", "reliability.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_progress_bar_goes_to_stderr(tmp_path, capsys):
+    args = [a for a in FAST if a != "--quiet"]
+    assert main([*args, "--epochs", "1", "--out", str(tmp_path), "--no-plots"]) == 0
+    err = capsys.readouterr().err
+    assert "epoch 1/1" in err and "loss=" in err and "acc=" in err
+    assert not (tmp_path / "curves.png").exists()
+
+
+def test_checkpoint_and_resume_flags(tmp_path):
+    ck = str(tmp_path / "ck")
+    full = tmp_path / "full"
+    assert main([*FAST, "--epochs", "3", "--out", str(full)]) == 0
+    part = tmp_path / "part"
+    assert main([*FAST, "--epochs", "1", "--checkpoint-dir", ck, "--out", str(part)]) == 0
+    assert main([*FAST, "--epochs", "3", "--checkpoint-dir", ck, "--resume", "--out", str(part)]) == 0
+    strip = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h["epochs"]]
+    a = json.loads((full / "history.json").read_text())
+    b = json.loads((part / "history.json").read_text())
+    assert strip(a) == strip(b)
+
+
+@pytest.mark.parametrize(
+    "flags, match",
+    [
+        (["--dataset", "cifar"], "dataset must be one of mnist1d, digits, blobs; got 'cifar'"),
+        (["--model", "resnet"], "model must be one of linear, mlp, cnn1d; got 'resnet'"),
+        (["--optimizer", "adamz"], "got 'adamz'"),
+        (["--loss", "hinge"], "got 'hinge'"),
+        (["--schedule", "step"], "got 'step'"),
+        (["--epochs", "-1"], "epochs must be >= 0, got -1"),
+        (["--learning-rate", "0"], "learning_rate must be in (0.0, inf), got 0.0"),
+        (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
+        (["--label-smoothing", "2"], "label_smoothing must be in [0.0, 1.0], got 2.0"),
+        (["--hidden-sizes", "a,b"], "--hidden-sizes expects comma-separated positive ints"),
+        (["--resume"], "resume=True needs a checkpoint_dir"),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else None,
+)
+def test_bad_flags_one_line_error(flags, match, capsys, tmp_path):
+    assert main(["train", "--out", str(tmp_path), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crossent train: error: ")
+    assert match in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_non_numeric_flag_is_an_argparse_error(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "many"])
+    assert e.value.code == 2
+    assert "invalid int value: 'many'" in capsys.readouterr().err
+
+
+def test_existing_checkpoints_need_resume(tmp_path, capsys):
+    ck = str(tmp_path / "ck")
+    args = [*FAST, "--epochs", "1", "--checkpoint-dir", ck, "--out", str(tmp_path), "--no-plots"]
+    assert main(args) == 0
+    assert main(args) == 2
+    assert "already holds checkpoints (latest epoch 1)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, want", [("256,256", (256, 256)), (" 8 ", (8,)), ("", ())])
+def test_parse_sizes(text, want):
+    assert parse_sizes(text) == want
