@@ -92,6 +92,9 @@ class Distribution:
         """Points where log_prob is not smooth (or changes fast): quadrature splits there."""
         return ()
 
+    def _num_breakpoints(self) -> int:
+        return len(self._breakpoints())
+
     def _log_prob_near(self, x, dlo, dhi) -> jax.Array:
         """log_prob(x) given also the distances ``dlo = x - low`` and ``dhi = high - x`` to the
         support edges, computed accurately by the caller; bounded distributions override it

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -65,6 +66,33 @@ def _contained(p, q):
     plo, phi = p.support
     qlo, qhi = q.support
     return (qlo <= plo) & (phi <= qhi)
+
+
+@functools.partial(jax.jit, static_argnames=("method", "n"))
+def _quadrature_jit(p, q, method, n, key):
+    v, vc, _ = _quadrature(p, q, method, n, key)
+    return v, vc
+
+
+def _num_nodes(p, q, method, n) -> int:
+    """Integrand evaluations of a rule (static: from the table sizes)."""
+    if method in ("gauss_hermite", "gauss_laguerre"):
+        k = p.locs.shape[-1] if isinstance(p, MixtureOfNormals) else 1
+        return k * (n + max(n // 2, 1))
+    if method == "monte_carlo":
+        return n
+    dt = jnp.result_type(*p.params())
+    if method == "tanh_sinh":
+        tables = (quad.tanh_sinh(n), quad.exp_sinh(n))
+    elif method == "gauss_legendre":
+        tables = (quad._legendre_pair(n), quad.legendre_half_line(n))
+    else:
+        tables = (quad.grid(n, method), quad.grid_half_line(n, method))
+    fin, half = (len(quad._cast(t, dt)[0]) for t in tables)
+    pieces = 1 + p._num_breakpoints() + q._num_breakpoints()  # + p's centre
+    kind = _expectation.support_kind(p)
+    n_half = {"real": 2, "half": 1, "bounded": 0}[kind]
+    return n_half * half + (pieces + 1 - n_half) * fin
 
 
 def _quadrature(p, q, method, n, key):
@@ -166,7 +194,9 @@ def cross_entropy(
     else:
         n = DEFAULT_POINTS[use] if num_points is None else num_points
         quad._check_points(n, use)
-        v, vc, nodes = _quadrature(p, q, use, n, key)
+        # one compiled program per (types, method, n): much cheaper than op-by-op dispatch
+        v, vc = _quadrature_jit(p, q, use, n, key)
+        nodes = _num_nodes(p, q, use, n)
         value, err = v, jnp.abs(v - vc)
     value = jnp.where(_contained(p, q), value, jnp.inf)
     value = p._nan_if_invalid(q._nan_if_invalid(value))

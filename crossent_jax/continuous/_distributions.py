@@ -428,3 +428,6 @@ class MixtureOfNormals(Distribution):
     def _breakpoints(self):
         return tuple(self.locs[k] for k in range(self.locs.shape[-1]))
 
+    def _num_breakpoints(self):
+        return self.locs.shape[-1]
+
