@@ -41,7 +41,7 @@ def check_param(value: jax.Array, name: str, ok, requirement: str) -> None:
     good = np.asarray(ok(arr)) & ~np.isnan(arr)
     if not np.all(good):
         bad = arr[~good] if arr.ndim else arr
-        raise ValueError(f"{name} must be {requirement}, got {bad.ravel()[0]!r}")
+        raise ValueError(f"{name} must be {requirement}, got {float(bad.ravel()[0])!r}")
 
 
 class Distribution:

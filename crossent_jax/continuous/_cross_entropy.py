@@ -37,6 +37,18 @@ DEFAULT_POINTS = {
 }
 
 
+# (minimum, must be odd) for num_points
+_POINTS_RULE = {
+    "gauss_hermite": (1, False),
+    "gauss_legendre": (1, False),
+    "gauss_laguerre": (1, False),
+    "tanh_sinh": (3, True),
+    "trapezoid": (2, False),
+    "simpson": (3, True),
+    "monte_carlo": (2, False),
+}
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Info:
@@ -193,7 +205,7 @@ def cross_entropy(
         value, err, nodes = closed(p, q), jnp.zeros(()), 0
     else:
         n = DEFAULT_POINTS[use] if num_points is None else num_points
-        quad._check_points(n, use)
+        quad._check_points(n, use, *_POINTS_RULE[use])
         # one compiled program per (types, method, n): much cheaper than op-by-op dispatch
         v, vc = _quadrature_jit(p, q, use, n, key)
         nodes = _num_nodes(p, q, use, n)
