@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 
+import jax
 import jax.numpy as jnp
 
 from crossent_jax.continuous._cross_entropy import (
@@ -37,10 +38,17 @@ def age_example(sigma: float, num: int = 100) -> dict:
     ``grid_sum_without_dx`` (the same sum without Δx, as the seed's step 3 literally reads),
     ``entropy_p``, ``kl`` and ``kl_bits``.
 
+    Computed in float64 whatever the global ``jax_enable_x64`` setting.
+
     >>> r = age_example(5.0)
     >>> round(r["closed_form"], 4), round(r["kl"], 4)
     (3.5284, 0.5)
     """
+    with jax.enable_x64(True):
+        return _age_example(sigma, num)
+
+
+def _age_example(sigma, num):
     p, q = Normal(TRUE_MEAN, sigma), Normal(MODEL_MEAN, sigma)
     out = {"sigma": float(sigma), "closed_form": float(cross_entropy(p, q, method="closed_form"))}
     for rule in _RULES:
