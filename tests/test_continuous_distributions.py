@@ -44,21 +44,27 @@ def test_log_prob_mean_variance_against_scipy(make):
 
 
 @pytest.mark.parametrize("make", [d[1] for d in DISTS], ids=IDS)
-def test_sample_moments_and_reparameterised_gradient(make):
+def test_sample_moments(make):
     d = make()
-    x = d.sample(jax.random.key(0), (4000,))
+    x = jax.jit(lambda d: d.sample(jax.random.key(0), (4000,)))(d)
     assert x.shape == (4000,)
     se = math.sqrt(float(d.variance()) / 4000)
     assert abs(float(jnp.mean(x)) - float(d.mean())) < 5 * se
     lo, hi = (float(v) for v in d.support)
     assert float(x.min()) >= lo and float(x.max()) <= hi
-    # reparameterised: d/dθ of E[X] ≈ d/dθ of the mean (a common random numbers check)
-    g = jax.grad(lambda d: jnp.mean(d.sample(jax.random.key(0), (4000,))))(d)
+
+
+# gradient of the sample mean (same key) ≈ gradient of the mean: the samplers are
+# reparameterised. Gamma/Beta/StudentT go through jax.random.gamma's implicit gradient; one
+# representative (Gamma) keeps the compile time of the suite down.
+@pytest.mark.parametrize("make", [DISTS[0][1], DISTS[2][1], DISTS[5][1], DISTS[7][1]],
+                         ids=["normal", "logistic", "gamma", "uniform"])
+def test_sample_is_reparameterised(make):
+    d = make()
+    g = jax.jit(jax.grad(lambda d: jnp.mean(d.sample(jax.random.key(0), (4000,)))))(d)
     gm = jax.grad(lambda d: d.mean())(d)
     for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(gm), strict=True):
-        if isinstance(d, ct.MixtureOfNormals) and a.shape == (3,) and np.all(np.asarray(a) == 0):
-            continue  # the component choice is not differentiable w.r.t. the weights
-        np.testing.assert_allclose(a, b, atol=0.15)
+        np.testing.assert_allclose(a, b, atol=0.1)
 
 
 def test_studentt_moments_that_do_not_exist():
