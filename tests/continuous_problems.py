@@ -110,6 +110,9 @@ PROBLEMS = [
             lambda: ct.StudentT(3.0, 0.0, 1.0), "quad"),
     Problem("beta-normal-moments", lambda: ct.Beta(2.0, 5.0), lambda: ct.Normal(0.5, 0.3),
             "quad"),
+    # concentrated Beta: needs an accurate log B(5, 50) (jax.scipy.special.betaln is 3e-9 off)
+    Problem("beta5-50-laplace", lambda: ct.Beta(5.0, 50.0), lambda: ct.Laplace(0.1, 0.05),
+            "quad"),
     Problem("normal-laplace-far-kink", lambda: ct.Normal(0.0, 1.0),
             lambda: ct.Laplace(30.0, 1.0), "quad"),
     Problem("studentt1.5-laplace", lambda: ct.StudentT(1.5, 0.0, 1.0),

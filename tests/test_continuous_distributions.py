@@ -101,3 +101,12 @@ def test_beta_log_prob_near_edge_uses_the_distance():
     want = -0.5 * math.log(d) - float(np.log(1 / stats.beta(2.0, 0.5).pdf(0.5) * 0.5 * 0.5**-0.5))
     assert np.isfinite(float(lp)) and math.isclose(float(lp), want, rel_tol=1e-12)
     assert float(b.log_prob(1.0)) == -math.inf
+
+
+def test_betaln_accurate_where_jax_scipy_is_not():
+    from scipy import special  # noqa: PLC0415
+
+    from crossent_jax.continuous._distributions import betaln  # noqa: PLC0415
+
+    for a, b in [(5.0, 50.0), (0.5, 0.7), (200.0, 300.0), (0.1, 0.2)]:
+        assert math.isclose(float(betaln(a, b)), special.betaln(a, b), rel_tol=1e-14, abs_tol=1e-14)

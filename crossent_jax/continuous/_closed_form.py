@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import jax.numpy as jnp
-from jax.scipy.special import betaln, digamma, erf, gammaln
+from jax.scipy.special import digamma, erf, gammaln
 
 from crossent_jax.continuous._base import Distribution
 from crossent_jax.continuous._distributions import (
@@ -21,6 +21,7 @@ from crossent_jax.continuous._distributions import (
     Laplace,
     Normal,
     Uniform,
+    betaln,
 )
 
 _REGISTRY: dict[tuple[type, type], object] = {}
