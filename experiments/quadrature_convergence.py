@@ -47,6 +47,7 @@ NODES = {
     "simpson": [65, 257, 1025, 4097],
 }
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
+COLORS = dict(zip(NODES, ["C0", "C1", "C2", "C3", "C4", "C5"], strict=True))
 
 
 def main():
@@ -83,12 +84,12 @@ def main():
         for rule, rows in res["rules"].items():
             ev = [r["evaluations"] for r in rows]
             er = [max(r["rel_error"], 1e-17) for r in rows]
-            ax.loglog(ev, er, marker="o", label=rule)
+            ax.loglog(ev, er, marker="o", label=rule, color=COLORS[rule])
         ax.axhline(1e-10, color="grey", lw=0.8, ls="--")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("integrand evaluations")
+        ax.legend(fontsize=6)
     axes[0].set_ylabel("relative error")
-    axes[0].legend(fontsize=7)
     fig.savefig(os.path.join(RESULTS, "quadrature_convergence.png"), dpi=70)
     return out
 
