@@ -116,6 +116,10 @@ def test_support_not_contained_is_inf():
     assert float(ct.cross_entropy(ct.Uniform(0.1, 1.0), ct.Beta(2.0, 2.0))) < math.inf
     assert float(ct.cross_entropy(ct.Normal(0.0, 1.0), ct.Exponential(1.0))) == math.inf
     assert float(ct.cross_entropy(ct.StudentT(2.0, 0.0, 1.0), ct.Normal(0.0, 1.0))) == math.inf
+    # heavy tails: E_p|X| = ∞ for a Cauchy p, so −E_p[log Laplace] diverges (the quadrature
+    # alone would truncate the tail and return a finite ~45)
+    assert float(ct.cross_entropy(ct.StudentT(1.0, 0.0, 1.0), ct.Laplace(0.0, 1.0))) == math.inf
+    assert float(ct.cross_entropy(ct.StudentT(1.0, 0.0, 1.0), ct.StudentT(2.0, 0.0, 1.0))) < 10
 
 
 def test_entropy_and_kl():

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from crossent_jax.continuous import _closed_form, _expectation
 from crossent_jax.continuous import _quadrature as quad
 from crossent_jax.continuous._base import Distribution
-from crossent_jax.continuous._distributions import MixtureOfNormals, Normal
+from crossent_jax.continuous._distributions import MixtureOfNormals, Normal, StudentT
 
 METHODS = (
     "auto",
@@ -72,6 +72,17 @@ def _check_dist(d, name):
                 f"{name} = {type(d).__name__} must have parameters of rank {d._param_ndim}, got "
                 f"shape {jnp.shape(leaf)}; use jax.vmap to evaluate a batch of distributions"
             )
+
+
+# growth of −log q(x) in the tails, |x|^k: a StudentT(ν) p has E|X|^k < ∞ only for ν > k
+_TAIL_ORDER = {"Normal": 2, "MixtureOfNormals": 2, "Laplace": 1, "Logistic": 1}
+
+
+def _finite_tails(p, q):
+    """False where H(p, q) diverges through heavy tails of p (quadrature would truncate)."""
+    if not isinstance(p, StudentT):
+        return jnp.asarray(True)
+    return p.df > _TAIL_ORDER.get(type(q).__name__, 0)
 
 
 def _contained(p, q):
@@ -210,7 +221,7 @@ def cross_entropy(
         v, vc = _quadrature_jit(p, q, use, n, key)
         nodes = _num_nodes(p, q, use, n)
         value, err = v, jnp.abs(v - vc)
-    value = jnp.where(_contained(p, q), value, jnp.inf)
+    value = jnp.where(_contained(p, q) & _finite_tails(p, q), value, jnp.inf)
     value = p._nan_if_invalid(q._nan_if_invalid(value))
     if return_info:
         return value, Info(err, use, nodes)
