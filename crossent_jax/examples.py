@@ -149,8 +149,8 @@ def seed_examples(*, include_continuous: bool = True) -> list[dict]:
     """All worked numbers of the seed articles as records (see the module docstring).
 
     Args:
-      include_continuous: also add the continuous "age" example of seed 001 (needs
-        :mod:`crossent_jax.continuous`; skipped when that package is not present).
+      include_continuous: also add the continuous "age" example of seed 001
+        (:func:`crossent_jax.continuous.age_seed_rows`).
 
     Returns:
       A list of dicts with keys ``source, quantity, article_value, kit_value, kit_call,
@@ -169,8 +169,8 @@ def seed_examples(*, include_continuous: bool = True) -> list[dict]:
 
 
 def _continuous_rows() -> list[dict]:
-    try:
-        from crossent_jax.continuous import age_example  # noqa: PLC0415
-    except ImportError:
-        return []
-    return age_example.seed_rows()
+    # the age example of seed 001, formula 1 (p = N(35, σ), q = N(40, σ)); imported here so
+    # that the discrete rows do not pay for loading the continuous package
+    from crossent_jax.continuous import age_seed_rows  # noqa: PLC0415
+
+    return age_seed_rows()

@@ -36,6 +36,25 @@ def test_seed_numbers_from_the_math():
     assert [r["article_value"] for r in disagree] == [-0.223]
 
 
+def test_age_rows_from_the_math():
+    rows = seed_examples()
+    h5 = _by(rows, "seed 001, formula 1 (age)", "H(p,q), p = N(35, 5)")
+    # H(N(35,σ), N(40,σ)) = ½ log(2πeσ²) + 25/(2σ²)
+    assert math.isclose(h5["kit_value"], 0.5 * math.log(2 * math.pi * math.e * 25) + 0.5, rel_tol=1e-12)
+    assert h5["article_value"] == 0.336 and h5["agrees_with_article"] is False
+    h10 = _by(rows, "seed 001, formula 1 (age)", "H(p,q), p = N(35, 10)")
+    assert math.isclose(h10["kit_value"], 0.5 * math.log(2 * math.pi * math.e * 100) + 0.125, rel_tol=1e-12)
+    grid = _by(rows, "seed 001, formula 1 (age)", "H(p,q), σ = 5, 100-point grid")
+    assert math.isclose(grid["kit_value"], h5["kit_value"], rel_tol=1e-10)
+    assert math.isclose(_by(rows, "seed 001, formula 1 (age)", "KL(p‖q), σ = 5")["kit_value"], 0.5, rel_tol=1e-12)
+    assert math.isclose(_by(rows, "seed 001, formula 1 (age)", "KL(p‖q), σ = 10")["kit_value"], 0.125, rel_tol=1e-12)
+    sigma = _by(rows, "seed 001, formula 1 (age)", "σ at which")["kit_value"]
+    assert math.isclose(12.5 / sigma**2, 0.336, rel_tol=1e-12)
+    # only the sign slip and the 0.336 are not reproduced
+    disagree = [r for r in rows if r["agrees_with_article"] is False]
+    assert sorted(r["article_value"] for r in disagree) == [-0.223, 0.336]
+
+
 def test_cli_examples_writes_json(tmp_path, capsys):
     out = tmp_path / "sub" / "seed.json"
     assert cli.main(["examples", "--json", str(out)]) == 0

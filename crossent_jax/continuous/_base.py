@@ -1,0 +1,129 @@
+"""The distribution base class: a frozen pytree of parameters plus validation helpers.
+
+Each distribution is a dataclass whose fields are its parameters, registered as a JAX pytree
+(``jax.tree_util.register_dataclass``) so that it can be passed through ``jit``, ``vmap`` and
+``grad`` like any array. Construction validates concrete parameters (``ValueError``); inside
+``jit`` the parameters are tracers, cannot be checked, and an invalid value turns every result
+computed from the distribution into NaN (see :meth:`Distribution.valid`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crossent_jax._validation import is_concrete
+
+
+def as_param(value, name: str) -> jax.Array:
+    """A parameter as a floating array: Python numbers become the default float dtype,
+    arrays must already be floating (``TypeError`` naming the dtype otherwise)."""
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a real number or floating array, got {value!r}")
+    if isinstance(value, (int, float)):
+        return jnp.asarray(float(value))
+    if isinstance(value, (list, tuple)):
+        value = np.asarray(value, dtype=float)
+    dtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{name} must be a floating array, got dtype {dtype}")
+    return jnp.asarray(value)
+
+
+def check_param(value: jax.Array, name: str, ok, requirement: str) -> None:
+    """``ValueError`` when a concrete parameter fails ``ok`` (a numpy predicate)."""
+    if not is_concrete(value):
+        return
+    arr = np.asarray(value)
+    good = np.asarray(ok(arr)) & ~np.isnan(arr)
+    if not np.all(good):
+        bad = arr[~good] if arr.ndim else arr
+        raise ValueError(f"{name} must be {requirement}, got {float(bad.ravel()[0])!r}")
+
+
+class Distribution:
+    """Base class of the continuous distributions (see the subclasses for the parameters).
+
+    Subclasses are frozen dataclasses registered as pytrees. They provide
+
+    * ``log_prob(x)`` — log density, ``-inf`` outside the support;
+    * ``sample(key, shape)`` — reparameterised samples (differentiable w.r.t. parameters);
+    * ``mean()``, ``variance()`` (``inf`` / NaN where they do not exist), ``entropy()``;
+    * ``support`` — ``(low, high)`` with ``±inf`` for unbounded sides;
+    * ``valid()`` — bool, whether the parameters are in their domain.
+
+    Parameters are scalars for the cross-entropy functions; batch with :func:`jax.vmap`.
+    """
+
+    #: names of the parameters that must be scalar (MixtureOfNormals overrides: vectors)
+    _param_ndim = 0
+
+    def params(self) -> tuple[jax.Array, ...]:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
+    @property
+    def dtype(self):
+        return jnp.result_type(*self.params())
+
+    def valid(self) -> jax.Array:
+        raise NotImplementedError
+
+    @property
+    def support(self) -> tuple[jax.Array, jax.Array]:
+        inf = jnp.asarray(jnp.inf, self.dtype)
+        return -inf, inf
+
+    def entropy(self) -> jax.Array:
+        raise NotImplementedError(f"{type(self).__name__} has no closed-form entropy")
+
+    # --- used by the quadrature machinery -------------------------------------------------
+    def _center(self) -> jax.Array:
+        """A point in the bulk of the distribution (split point of the real line)."""
+        return self.mean()
+
+    def _scale(self) -> jax.Array:
+        """A length scale of the bulk (maps the tails to standard rules)."""
+        return jnp.sqrt(self.variance())
+
+    def _breakpoints(self) -> tuple[jax.Array, ...]:
+        """Points where log_prob is not smooth (or changes fast): quadrature splits there."""
+        return ()
+
+    def _num_breakpoints(self) -> int:
+        return len(self._breakpoints())
+
+    def _log_prob_near(self, x, dlo, dhi) -> jax.Array:
+        """log_prob(x) given also the distances ``dlo = x - low`` and ``dhi = high - x`` to the
+        support edges, computed accurately by the caller; bounded distributions override it
+        so that points 1e-300 away from an edge keep their accuracy."""
+        del dlo, dhi
+        return self.log_prob(x)
+
+    def _nan_if_invalid(self, value):
+        return jnp.where(self.valid(), value, jnp.nan)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        return f"{type(self).__name__}({args})"
+
+
+def register(cls):
+    """Decorator: frozen dataclass + pytree registration (all fields are data leaves)."""
+    cls = dataclasses.dataclass(frozen=True, repr=False, eq=False)(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+
+    def flatten(d):
+        return [getattr(d, n) for n in names], None
+
+    def unflatten(_, leaves):
+        # bypass __init__: under transformations the leaves may be tracers or placeholders
+        obj = object.__new__(cls)
+        for n, v in zip(names, leaves, strict=True):
+            object.__setattr__(obj, n, v)
+        return obj
+
+    jax.tree_util.register_pytree_node(cls, flatten, unflatten)
+    return cls

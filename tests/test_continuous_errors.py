@@ -1,0 +1,121 @@
+"""Every error path of crossent_jax.continuous, with the message it must show."""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from crossent_jax import continuous as ct
+
+BAD_PARAMS = [
+    (lambda: ct.Normal(0.0, 0.0), "scale must be > 0, got 0.0"),
+    (lambda: ct.Normal(0.0, -1.0), "scale must be > 0"),
+    (lambda: ct.Normal(0.0, float("nan")), "scale must be > 0, got nan"),
+    (lambda: ct.Laplace(0.0, -2.0), "scale must be > 0"),
+    (lambda: ct.Logistic(0.0, 0.0), "scale must be > 0"),
+    (lambda: ct.StudentT(0.0, 0.0, 1.0), "df must be > 0"),
+    (lambda: ct.StudentT(1.0, 0.0, -1.0), "scale must be > 0"),
+    (lambda: ct.Exponential(-1.0), "rate must be > 0"),
+    (lambda: ct.Gamma(-1.0, 1.0), "concentration must be > 0"),
+    (lambda: ct.Gamma(1.0, 0.0), "rate must be > 0"),
+    (lambda: ct.Beta(0.0, 1.0), "alpha must be > 0"),
+    (lambda: ct.Beta(1.0, -1.0), "beta must be > 0"),
+    (lambda: ct.Uniform(1.0, 1.0), r"high - low must be > 0 \(low < high\)"),
+    (lambda: ct.MixtureOfNormals(np.array([0.5, 0.6]), np.zeros(2), np.ones(2)),
+     r"sum\(weights\) must be 1"),
+    (lambda: ct.MixtureOfNormals(np.array([1.5, -0.5]), np.zeros(2), np.ones(2)),
+     "weights must be >= 0"),
+    (lambda: ct.MixtureOfNormals(np.array([0.5, 0.5]), np.zeros(2), np.array([1.0, 0.0])),
+     "scales must be > 0"),
+    (lambda: ct.MixtureOfNormals(np.array([0.5, 0.5]), np.zeros(3), np.ones(2)),
+     "one shape"),
+]
+
+
+@pytest.mark.parametrize("make,match", BAD_PARAMS, ids=[m for _, m in BAD_PARAMS])
+def test_bad_concrete_parameters_raise(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_bad_traced_parameters_give_nan():
+    f = jax.jit(lambda s: ct.cross_entropy(ct.Normal(0.0, s), ct.StudentT(3.0, 0.0, 1.0)))
+    assert math.isnan(float(f(-1.0))) and np.isfinite(float(f(1.0)))
+    g = jax.jit(lambda k: ct.cross_entropy(ct.Gamma(k, 1.0), ct.Normal(0.0, 1.0)))
+    assert math.isnan(float(g(0.0)))
+    h = jax.jit(lambda s: ct.Laplace(0.0, s).log_prob(0.3))
+    assert math.isnan(float(h(-1.0)))
+    e = jax.jit(lambda a: ct.Beta(a, 1.0).entropy())
+    assert math.isnan(float(e(-0.5)))
+
+
+@pytest.mark.parametrize("value,match", [
+    ("1.0", "loc must be a real number or floating array"),
+    (True, "loc must be a real number or floating array"),
+    (np.array([1, 2]), "loc must be a floating array, got dtype int64"),
+], ids=["str", "bool", "int-array"])
+def test_bad_parameter_types(value, match):
+    with pytest.raises(TypeError, match=match):
+        ct.Normal(value, 1.0)
+
+
+P, Q = ct.Normal(0.0, 1.0), ct.StudentT(3.0, 0.0, 1.0)
+
+CALL_ERRORS = [
+    (lambda: ct.cross_entropy(P, Q, method="quad"), ValueError, "method must be one of"),
+    (lambda: ct.cross_entropy(P, Q, method="closed_form"), ValueError,
+     "no closed form registered for p=Normal, q=StudentT; registered pairs: "),
+    (lambda: ct.cross_entropy(P, ct.Normal(0.0, 1.0), method="closed_form", num_points=5),
+     ValueError, "num_points is not used by method='closed_form'"),
+    (lambda: ct.cross_entropy(P, Q, method="monte_carlo"), ValueError,
+     "needs key=jax.random.key"),
+    (lambda: ct.cross_entropy(P, Q, key=jax.random.key(0)), ValueError,
+     "key is only used by method='monte_carlo', got method='auto'"),
+    (lambda: ct.cross_entropy(P, Q, method="tanh_sinh", num_points=128), ValueError,
+     "num_points for tanh_sinh must be odd, got 128"),
+    (lambda: ct.cross_entropy(P, Q, method="simpson", num_points=100), ValueError,
+     "num_points for simpson must be odd, got 100"),
+    (lambda: ct.cross_entropy(P, Q, method="gauss_legendre", num_points=0), ValueError,
+     "num_points for gauss_legendre must be >= 1, got 0"),
+    (lambda: ct.cross_entropy(P, Q, method="trapezoid", num_points=1), ValueError,
+     "num_points for trapezoid must be >= 2, got 1"),
+    (lambda: ct.cross_entropy(P, Q, method="trapezoid", num_points=10.0), TypeError,
+     "num_points for trapezoid must be an int, got 10.0"),
+    (lambda: ct.cross_entropy(P, Q, method="gauss_hermite", num_points=True), TypeError,
+     "must be an int, got True"),
+    (lambda: ct.cross_entropy(ct.Gamma(1.0, 1.0), Q, method="gauss_hermite"), ValueError,
+     "method='gauss_hermite' needs a Normal or MixtureOfNormals p"),
+    (lambda: ct.cross_entropy(P, Q, method="gauss_laguerre"), ValueError,
+     r"method='gauss_laguerre' needs p with support \[0, inf\)"),
+    (lambda: ct.cross_entropy(jnp.ones(3), Q), TypeError,
+     "p must be a crossent_jax.continuous distribution, got ArrayImpl"),
+    (lambda: ct.cross_entropy(P, "normal"), TypeError,
+     "q must be a crossent_jax.continuous distribution, got str"),
+    (lambda: ct.cross_entropy(ct.Normal(jnp.zeros(2), jnp.ones(2)), Q), ValueError,
+     r"must have parameters of rank 0, got shape \(2,\); use jax.vmap"),
+    (lambda: ct.entropy(ct.MixtureOfNormals(np.ones(1), np.zeros(1), np.ones(1)),
+                        method="closed_form"), ValueError, "no closed-form entropy"),
+    (lambda: ct.entropy(P, num_points=3), ValueError, "num_points and key are not used"),
+    (lambda: ct.kl_divergence(P, Q, method="monte_carlo"), ValueError, "needs key="),
+    (lambda: ct.grid_cross_entropy(P, Q, low=0.0, high=1.0, num=1), ValueError,
+     "num must be >= 2, got 1"),
+    (lambda: ct.grid_cross_entropy(P, Q, low=0.0, high=1.0, num=2.5), TypeError,
+     "num must be an int"),
+    (lambda: ct.grid_cross_entropy(P, Q, low=1.0, high=1.0, num=5), ValueError,
+     "low must be < high, got low=1.0, high=1.0"),
+]
+
+
+@pytest.mark.parametrize("call,exc,match", CALL_ERRORS, ids=[m[:40] for _, _, m in CALL_ERRORS])
+def test_call_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_entropy_of_distribution_without_closed_form_method():
+    with pytest.raises(NotImplementedError, match="MixtureOfNormals has no closed-form entropy"):
+        ct.MixtureOfNormals(np.ones(1), np.zeros(1), np.ones(1)).entropy()
