@@ -234,13 +234,14 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
         """Everything computed in float64 at the (rounded) point: one jitted program."""
         a = with_dyn(dyn_args)
         f, x = _bind(fn, a, argnums), a[argnums]
-        res = {"fd": fd.directional_derivatives(f, x, u, step)}
+        res = {"fd": fd.directional_derivatives(f, x, u, step), "f": f(x)}
         if analytic is not None:
             res["analytic"] = analytic(*a)
         if analytic_hvp is not None:
             res["analytic_hvp"] = jax.vmap(lambda t: analytic_hvp(t, *a))(u)
         if order == 2:
             res["fd2"] = fd.directional_derivatives(_grad_sum(f), x, u, step)
+            res["g1"] = _grad_sum(f)(x)
         if "fwd" in modes and fd_dtype == "float64":
             res["tan"] = jax.vmap(lambda t: jax.jvp(f, (x,), (t,))[1])(u)
         if "rev" in modes:
@@ -265,8 +266,8 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
     reference, autodiff = _no_fwd_hint(jax.jit(reference)), _no_fwd_hint(jax.jit(autodiff))
     ms: list[Measurement] = []
 
-    def add(what, mode, name, a, b, tol, scale=None):
-        err, ratio = tl.error_ratio(a, b, tol, scale)
+    def add(what, mode, name, a, b, tol, scale=None, floor=0.0):
+        err, ratio = tl.error_ratio(a, b, tol, scale, floor)
         ms.append(Measurement(what, mode, name, err, ratio, tol.rtol, tol.atol))
 
     for name in names:
@@ -280,10 +281,11 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
         ad = autodiff([args_d[i] for i in dyn], jnp.asarray(u, name), v64)
         ad = jax.tree.map(lambda r: np.asarray(r, np.float64), ad)
         fdiff, a64 = ref["fd"], ref.get("analytic")
+        noise = tl.fd_noise(fd_dtype, ref["f"], step)
 
         if "fwd" in modes:
             tan = ad["tan"]
-            add("finite_differences", "fwd", name, tan, fdiff, tol_fd)
+            add("finite_differences", "fwd", name, tan, fdiff, tol_fd, floor=noise)
             if a64 is not None:
                 ua = flat_u @ a64.reshape(-1)
                 scale = np.abs(flat_u) @ np.abs(a64.reshape(-1))
@@ -295,14 +297,17 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
             flat_g = ad["g_v"].reshape(-1)
             want = fdiff.reshape(len(u), -1) @ np.asarray(v64).reshape(-1)
             scale = np.abs(flat_u) @ np.abs(flat_g)
-            add("finite_differences", "rev", name, flat_u @ flat_g, want, tol_fd, scale)
+            v_abs = np.abs(np.asarray(v64)).sum()
+            add("finite_differences", "rev", name, flat_u @ flat_g, want, tol_fd, scale,
+                floor=noise * v_abs)
             if a64 is not None:
                 add("analytic", "rev", name, ad["g_1"], a64, tol)
             if name != "float64":
                 add("float64_reference", "rev", name, ad["g_v"], ref["g"], tol)
 
         if order == 2:
-            add("finite_differences", "hvp", name, ad["hvp"], ref["fd2"], tol_fd)
+            noise2 = tl.fd_noise(fd_dtype, ref["g1"], step)
+            add("finite_differences", "hvp", name, ad["hvp"], ref["fd2"], tol_fd, floor=noise2)
             if analytic_hvp is not None:
                 want = ref["analytic_hvp"]
                 if want.shape != ad["hvp"].shape:

@@ -77,6 +77,16 @@ FD_TOLERANCES: dict[str, Tolerance] = {
 FLOAT_DTYPES = tuple(TOLERANCES)
 
 
+def fd_noise(fd_dtype, values, step: float) -> float:
+    """Absolute rounding noise of a central difference: ``100·u·max|f|/h``, with ``u`` the
+    unit roundoff of the evaluation dtype. It matters only where the derivative itself is
+    ~0 (e.g. the Hessian of a loss that is linear in the labels)."""
+    v = np.abs(np.asarray(values, np.float64))
+    v = v[np.isfinite(v)]
+    fmax = float(v.max()) if v.size else 0.0
+    return 100 * float(jnp.finfo(dtype_name(fd_dtype)).eps) / 2 * fmax / step
+
+
 def dtype_name(dtype) -> str:
     """Canonical name (``"float32"``, ``"bfloat16"``...) of a floating dtype; ValueError else."""
     try:
@@ -109,10 +119,11 @@ def tolerance(dtype, fd_dtype=None, *, rtol=None, atol=None) -> Tolerance:
     )
 
 
-def error_ratio(a, b, tol: Tolerance, scale=None) -> tuple[float, float]:
+def error_ratio(a, b, tol: Tolerance, scale=None, floor: float = 0.0) -> tuple[float, float]:
     """``(max |a − b|, max |a − b| / allowed)``: the comparison passes when the ratio ≤ 1.
 
-    ``scale`` is the per-entry magnitude for ``rtol`` (default ``|b|``). Non-finite values
+    ``scale`` is the per-entry magnitude for ``rtol`` (default ``|b|``); ``floor`` an
+    absolute error always allowed (the rounding noise of finite differences). Non-finite values
     in ``a`` where ``b`` is finite give an infinite ratio; entries where both are equal
     (including equal infinities) count as exact.
 
@@ -128,7 +139,7 @@ def error_ratio(a, b, tol: Tolerance, scale=None) -> tuple[float, float]:
     ref = float(finite_b.max()) if finite_b.size else 0.0
     s = np.abs(b) if scale is None else np.asarray(scale, np.float64)
     allowed = tol.atol * ref + tol.rtol * np.where(np.isfinite(s), s, 0.0)
-    allowed = np.maximum(allowed, np.finfo(np.float64).tiny)
+    allowed = np.maximum(allowed, max(floor, np.finfo(np.float64).tiny))
     if diff.size == 0:
         return 0.0, 0.0
     return float(diff.max()), float((diff / allowed).max())

@@ -1,0 +1,187 @@
+"""``verify_all``: every public loss × dtype × transformation stack × check."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crossent_jax.verify import _cases
+from crossent_jax.verify import _tolerance as tl
+from crossent_jax.verify._check import _cast, check_gradient
+from crossent_jax.verify._report import Report, Row
+
+DTYPES = ("float64", "float32", "bfloat16")
+#: check_gradient's modes, as the transformation stack that computed them
+_MODE_TRANSFORM = {"rev": "jit(vjp)", "fwd": "jit(jvp)", "hvp": "jit(jvp∘vjp) hvp"}
+
+
+def verify_all(
+    dtypes: Sequence[str] = DTYPES,
+    seed: int = 0,
+    losses: Sequence[str] | None = None,
+    progress: bool = False,
+) -> Report:
+    """Verify the gradients of every public loss, in every dtype and transformation stack.
+
+    For each case of :func:`crossent_jax.verify._cases.cases` (every public loss, with and
+    without its options) and each dtype, the rows are:
+
+    * ``jit(vjp)`` / ``jit(jvp)`` / ``hvp`` × ``finite_differences``, ``analytic``,
+      ``float64_reference``: :func:`check_gradient` with ``order=2``;
+    * ``eager``, ``jit``, ``vmap``, ``grad∘jit``, ``jit∘vmap∘grad``, ``jvp``, ``hessian`` ×
+      ``analytic``: the gradient through that stack against the analytic gradient (float64);
+      ``hessian`` is ``jax.hessian`` of one example against ``diag(y) − y yᵀ`` (softmax
+      cross-entropy) or the derivative of the analytic gradient;
+    * ``jit(grad, jvp)`` × ``finite at …``: at extreme inputs (logits ±1e4, −inf masks,
+      probabilities 0 and 1, label smoothing 0 and 1) the value, the gradient and a JVP
+      are finite (``chex.assert_tree_all_finite``) and the gradient matches the analytic
+      one wherever that is finite.
+
+    Args:
+      dtypes: dtypes to verify in (``"float64"`` needs x64; it is enabled for the run).
+      seed: seed of the random inputs.
+      losses: restrict to these public names (e.g. ``["entropy"]``); None for all.
+      progress: show a tqdm progress bar on stderr.
+
+    Returns:
+      A :class:`Report`; ``report.passed`` is True when every row passed.
+
+    Raises:
+      ValueError: an unknown dtype or loss name (the message lists the valid ones).
+
+    Example:
+      >>> from crossent_jax.verify import verify_all
+      >>> report = verify_all(dtypes=["float32"], losses=["entropy"])
+      >>> report.passed, sorted({r.transform for r in report.rows})[:3]
+      (True, ['eager', 'grad∘jit', 'hessian'])
+    """
+    names = [tl.dtype_name(d) for d in dtypes]
+    if not names:
+        raise ValueError("dtypes must name at least one dtype, got an empty sequence")
+    all_cases = _cases.cases(seed)
+    known = sorted({c.loss for c in all_cases})
+    if losses is not None:
+        unknown = [name for name in losses if name not in known]
+        if unknown:
+            raise ValueError(f"unknown loss {unknown[0]!r}; choose from {', '.join(known)}")
+        all_cases = [c for c in all_cases if c.loss in set(losses)]
+    start = time.perf_counter()
+    rows: list[Row] = []
+    with jax.enable_x64(True):
+        from tqdm import tqdm
+
+        units = [(c, d) for c in all_cases for d in names]
+        bar = tqdm(units, desc="crossent verify", unit="case", file=sys.stderr,
+                   disable=not progress, leave=False)
+        for case, dtype in bar:
+            rows.extend(_verify_case(case, dtype, seed))
+    return Report(tuple(rows), time.perf_counter() - start)
+
+
+def _row(case, dtype, transform, check, a, b, tol, note="") -> Row:
+    err, ratio = tl.error_ratio(a, b, tol)
+    return Row(case.name, dtype, transform, check, err, tol.rtol, tol.atol, ratio,
+               ratio <= 1.0 and not note, note)
+
+
+def _verify_case(case: _cases.Case, dtype: str, seed: int) -> list[Row]:
+    rows = []
+    tol = tl.tolerance(dtype)
+    args = _cast(tuple(jnp.asarray(a) for a in case.args), dtype)
+    ref_args = _cast(args, jnp.float64)  # float64 at the rounded point
+    want = np.asarray(case.analytic(*ref_args), np.float64)
+    fn, x, rest = case.fn, args[0], args[1:]
+    sum_fn = lambda x, *r: jnp.sum(fn(x, *r))
+    traceable = case.loss != "checked"  # checked() raises host-side: eager only, by design
+
+    # eager: op by op, no jit anywhere
+    g = jax.grad(sum_fn)(x, *rest)
+    rows.append(_row(case, dtype, "eager", "analytic", g, want, tol))
+    u = jnp.asarray(np.random.default_rng(seed).standard_normal(x.shape), x.dtype)
+    _, tan = jax.jvp(lambda x: jnp.sum(fn(x, *rest)), (x,), (u,))
+    u64 = np.asarray(u, np.float64)
+    rows.append(Row(case.name, dtype, "jvp", "analytic",
+                    *_scalar(float(tan), float(np.sum(want * u64)),
+                             float(np.sum(np.abs(want * u64))), tol)))
+    if not traceable:
+        return rows
+
+    res = check_gradient(fn, *args, analytic=case.analytic, dtypes=(dtype,), order=2, seed=seed)
+    for m in res.measurements:
+        rows.append(Row(case.name, dtype, _MODE_TRANSFORM[m.mode], m.what, m.max_error,
+                        m.rtol, m.atol, m.ratio, m.passed))
+
+    stacks = _stacks(fn)(x, *rest)
+    for name, value in stacks.items():
+        if name == "hessian":
+            continue
+        rows.append(_row(case, dtype, name, "analytic", value, want, tol))
+    row_args = tuple(a[0] for a in ref_args)
+    if case.hessian is not None:
+        h_want, what = case.hessian(*row_args), "analytic diag(y)−yyᵀ"
+    else:  # derivative of the hand-written gradient (independent of the implementation)
+        h_want = jax.jacfwd(lambda r: case.analytic(r[None], *(a[None] for a in row_args[1:]))[0])(
+            row_args[0])
+        what = "analytic (d/dx of the analytic gradient)"
+    rows.append(_row(case, dtype, "hessian", what, stacks["hessian"], np.asarray(h_want), tol))
+
+    for ext in case.extremes:
+        rows.append(_extreme_row(case, dtype, ext, tol))
+    return rows
+
+
+def _scalar(a: float, b: float, scale: float, tol):
+    err = abs(a - b)
+    allowed = max(tol.atol * abs(b) + tol.rtol * scale, np.finfo(np.float64).tiny)
+    ratio = err / allowed if np.isfinite(err) else np.inf
+    return err, tol.rtol, tol.atol, ratio, bool(ratio <= 1.0)
+
+
+def _stacks(fn):
+    """One jitted program computing the gradient through every transformation stack."""
+
+    def sum_fn(x, *r):
+        return jnp.sum(fn(x, *r))
+
+    jit_fn = jax.jit(fn)
+
+    @jax.jit
+    def run(x, *rest):
+        return {
+            "jit": jax.grad(sum_fn)(x, *rest),
+            "vmap": jax.grad(lambda x: jnp.sum(jax.vmap(fn)(x, *rest)))(x),
+            "grad∘jit": jax.grad(lambda x: jnp.sum(jit_fn(x, *rest)))(x),
+            "jit∘vmap∘grad": jax.jit(jax.vmap(jax.grad(sum_fn)))(x, *rest),
+            "hessian": jax.hessian(sum_fn)(x[0], *(r[0] for r in rest)),
+        }
+
+    return run
+
+
+def _extreme_row(case, dtype, ext: _cases.Extreme, tol) -> Row:
+    args = _cast(tuple(jnp.asarray(a) for a in ext.args), dtype)
+    x, rest = args[0], args[1:]
+    check = f"finite at {ext.label}"
+
+    @jax.jit
+    def run(x, *rest):
+        value, grad = jax.value_and_grad(lambda x: jnp.sum(ext.fn(x, *rest)))(x)
+        _, tan = jax.jvp(lambda x: ext.fn(x, *rest), (x,), (jnp.ones_like(x),))
+        return value, grad, tan
+
+    value, grad, tan = run(x, *rest)
+    want = np.asarray(ext.analytic(*_cast(args, jnp.float64)), np.float64)
+    try:
+        chex.assert_tree_all_finite((value, grad, tan))
+    except AssertionError as e:
+        return Row(case.name, dtype, "jit(grad, jvp)", check, float("inf"), tol.rtol, tol.atol,
+                   float("inf"), False, str(e).splitlines()[0][:120])
+    ok = np.isfinite(want)
+    g = np.asarray(grad, np.float64)
+    return _row(case, dtype, "jit(grad, jvp)", check, g[ok], want[ok], tol)
