@@ -20,6 +20,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "crossent_jax.bench._cli",
         "benchmark the kit against optax: interleaved medians, ratios, temp memory",
     ),
+    "verify": (
+        "crossent_jax.verify._cli",
+        "verify the gradients of every loss (autodiff vs analytic vs finite differences)",
+    ),
 }
 
 
