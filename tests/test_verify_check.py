@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import crossent_jax as cj
-from crossent_jax.verify import check_gradient
 from crossent_jax.verify import _finite_diff as fd
 from crossent_jax.verify import _tolerance as tl
+from crossent_jax.verify import check_gradient
 
 RNG = np.random.default_rng(0)
 Z = jnp.asarray(2.0 * RNG.standard_normal((2, 4)))
