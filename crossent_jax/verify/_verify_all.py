@@ -19,7 +19,9 @@ from crossent_jax.verify._report import Report, Row
 
 DTYPES = ("float64", "float32", "bfloat16")
 #: check_gradient's modes, as the transformation stack that computed them
-_MODE_TRANSFORM = {"rev": "jit(vjp)", "fwd": "jit(jvp)", "hvp": "jit(jvp∘vjp) hvp"}
+#: (check_gradient runs them under one jit: the reverse-mode rows are the ``jit`` stack and the
+#: forward-mode rows the ``jvp`` stack)
+_MODE_TRANSFORM = {"rev": "jit", "fwd": "jvp", "hvp": "hessian (hvp)"}
 
 
 def verify_all(
@@ -33,9 +35,10 @@ def verify_all(
     For each case of :func:`crossent_jax.verify._cases.cases` (every public loss, with and
     without its options) and each dtype, the rows are:
 
-    * ``jit(vjp)`` / ``jit(jvp)`` × ``finite_differences``, ``analytic``,
-      ``float64_reference``: :func:`check_gradient` (first order);
-    * ``eager``, ``jit``, ``vmap``, ``grad∘jit``, ``jit∘vmap∘grad``, ``jvp``, ``hessian`` ×
+    * ``jit`` (reverse mode, ``jit(vjp)``) and ``jvp`` (forward mode, ``jit(jvp)``) ×
+      ``finite_differences``, ``analytic``, ``float64_reference``: :func:`check_gradient`
+      (first order, all derivatives computed under one ``jit``);
+    * ``eager`` (``grad``, no jit), ``vmap``, ``grad∘jit``, ``jit∘vmap∘grad``, ``hessian`` ×
       ``analytic``: the gradient through that stack against the analytic gradient (float64);
       ``hessian`` is ``jax.hessian`` of one example against ``diag(y) − y yᵀ`` (softmax
       cross-entropy) or the derivative of the analytic gradient;
@@ -125,11 +128,7 @@ def _verify_case(case: _cases.Case, dtype: str, seed: int) -> list[Row]:
     for name, value in stacks.items():
         if name == "hessian":
             continue
-        if name == "jvp":
-            rows.append(_row(case, dtype, name, "analytic", value, out["jvp"], tol,
-                             scale=out["jvp_scale"]))
-        else:
-            rows.append(_row(case, dtype, name, "analytic", value, out["grad"], tol))
+        rows.append(_row(case, dtype, name, "analytic", value, out["grad"], tol))
     what = "analytic diag(y)−yyᵀ" if case.hessian is not None else "analytic (d/dx of gradient)"
     rows.append(_row(case, dtype, "hessian", what, stacks["hessian"], out["hessian"], tol))
 
@@ -187,11 +186,9 @@ def _stacks(case):
 
     def run(x, rest, u):
         return {
-            "jit": jax.grad(sum_fn)(x, *rest),
             "vmap": jax.grad(lambda x: jnp.sum(jax.vmap(fn)(x, *rest)))(x),
             "grad∘jit": jax.grad(lambda x: jnp.sum(jit_fn(x, *rest)))(x),
             "jit∘vmap∘grad": jax.jit(jax.vmap(jax.grad(sum_fn)))(x, *rest),
-            "jvp": jax.jvp(lambda x: fn(x, *rest), (x,), (u,))[1],
             "hessian": jax.hessian(sum_fn)(x[0], *(r[0] for r in rest)),
         }
 
