@@ -103,9 +103,15 @@ def _verify_case(case: _cases.Case, dtype: str, seed: int) -> list[Row]:
     u = jnp.asarray(np.random.default_rng(seed).standard_normal(x.shape), x.dtype)
     traceable = case.loss != "checked"  # checked() raises host-side: eager only, by design
 
+    ext_args = [_cast(tuple(jnp.asarray(a) for a in e.args), dtype) for e in case.extremes]
+    ext_ref = [_cast(a, jnp.float64) for a in ext_args]
+    if traceable:  # the references, the stacks and the extremes: one compiled program
+        out, stacks, got, wants = _jitted(_all_programs, case)(
+            ref_args, u.astype(jnp.float64), x, rest, ext_args, ext_ref)
+    else:
+        out = _jitted(_reference, case)(ref_args, u.astype(jnp.float64))
     # eager: op by op, no jit anywhere
     g = jax.grad(lambda x, *r: jnp.sum(fn(x, *r)))(x, *rest)
-    out = _jitted(_reference, case)(ref_args, u.astype(jnp.float64))
     want = np.asarray(out["grad"])
     rows.append(_row(case, dtype, "eager", "analytic", g, want, tol))
     if not traceable:
@@ -122,9 +128,6 @@ def _verify_case(case: _cases.Case, dtype: str, seed: int) -> list[Row]:
         rows.append(Row(case.name, dtype, _MODE_TRANSFORM[m.mode], m.what, m.max_error,
                         m.rtol, m.atol, m.ratio, m.passed))
 
-    ext_args = [_cast(tuple(jnp.asarray(a) for a in e.args), dtype) for e in case.extremes]
-    ext_ref = [_cast(a, jnp.float64) for a in ext_args]
-    stacks, got, wants = _jitted(_all_programs, case)(x, rest, u, ext_args, ext_ref)
     for name, value in stacks.items():
         if name == "hessian":
             continue
@@ -144,10 +147,11 @@ def _jitted(builder, case):
 
 def _all_programs(case):
     """The stacks, the extremes and their references as one program (one compile)."""
+    reference = _reference(case)
     stacks, extremes, wants = _stacks(case), _extremes(case), _extreme_wants(case)
 
-    def run(x, rest, u, ext_args, ext_ref):
-        return stacks(x, rest, u), extremes(ext_args), wants(ext_ref)
+    def run(ref_args, u64, x, rest, ext_args, ext_ref):
+        return reference(ref_args, u64), stacks(x, rest), extremes(ext_args), wants(ext_ref)
 
     return run
 
@@ -184,7 +188,7 @@ def _stacks(case):
 
     jit_fn = jax.jit(fn)
 
-    def run(x, rest, u):
+    def run(x, rest):
         return {
             "vmap": jax.grad(lambda x: jnp.sum(jax.vmap(fn)(x, *rest)))(x),
             "grad∘jit": jax.grad(lambda x: jnp.sum(jit_fn(x, *rest)))(x),
