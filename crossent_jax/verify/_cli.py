@@ -33,9 +33,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--failures-only", action="store_true", help="print only the rows that failed"
     )
+    parser.add_argument(
+        "--fast-compile",
+        action="store_true",
+        help="compile with XLA's LLVM optimisation off (about 25%% less CPU time on the "
+        "many tiny verification programs; HLO-level passes are unchanged). Only takes "
+        "effect when the command starts the JAX backend itself",
+    )
+
+
+FAST_COMPILE_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.fast_compile:  # read when the backend starts, i.e. at the first computation
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}"
     import jax
 
     jax.config.update("jax_enable_x64", True)  # the float64 reference needs it
