@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import jax
 import jax.numpy as jnp
@@ -94,9 +95,14 @@ def test_planted_failing_case_fails_report_and_cli(monkeypatch, capsys):
     assert "FAILED" in out and "smooth_labels[labels]" in out and "**NO**" in out
 
 
-def test_cli_passes_prints_table_and_writes_json(tmp_path, capsys):
+def test_cli_passes_prints_table_and_writes_json(tmp_path, capsys, monkeypatch):
     path = tmp_path / "sub" / "verify.json"
-    code = cli.main(["verify", "--loss", "entropy", "--dtype", "bfloat16", "--json", str(path)])
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nonexistent")  # restored after the test
+    code = cli.main(["verify", "--loss", "entropy", "--dtype", "bfloat16", "--json", str(path),
+                     "--fast-compile"])
+    # --fast-compile appends its flags (effective only if the command starts the backend)
+    assert os.environ["XLA_FLAGS"].startswith("--xla_dump_to=/nonexistent ")
+    assert "--xla_backend_optimization_level=0" in os.environ["XLA_FLAGS"]
     out = capsys.readouterr().out
     assert code == 0, out
     assert "| entropy[p] | bfloat16 | eager | analytic |" in out
