@@ -19,6 +19,13 @@ def _broadcast(logits, labels, names=("logits", "labels")):
         )
 
 
+def _neg_xlogy(t: jax.Array, y: jax.Array) -> jax.Array:
+    """``−t·log y`` with ``0·log 0 = 0`` and ``+inf`` for ``t > 0, y = 0``."""
+    y_zero = y == 0
+    inner = -t * jnp.log(jnp.where(y_zero, 1, y))
+    return jnp.where(y_zero, jnp.where(t == 0, 0, jnp.inf), inner)
+
+
 def sigmoid_binary_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -144,11 +151,12 @@ def binary_cross_entropy(
     dt = v.compute_dtype(probs.dtype)
     y = probs.astype(dt)
     t = labels.astype(dt)
-    # 0·log 0 = 0 by a double `where` (finite gradients at y ∈ {0, 1} when t matches).
-    loss = jnp.where(t == 0, 0, -t * jnp.log(jnp.where(t == 0, 1, y)))
+    # 0·log 0 = 0 by a double `where` on the probability (finite gradients at y ∈ {0, 1}
+    # when t matches). Guarding on t instead would zero ∂/∂t = −log y + log(1 − y) at
+    # t ∈ {0, 1}, a wrong gradient for learned / distilled targets.
+    loss = _neg_xlogy(t, y)
     if not positive_only:
-        s = 1 - t
-        loss = loss + jnp.where(s == 0, 0, -s * jnp.log(jnp.where(s == 0, 1, 1 - y)))
+        loss = loss + _neg_xlogy(1 - t, 1 - y)
     bad = (y < 0) | (y > 1) | (t < 0) | (t > 1)
     loss = jnp.where(bad, jnp.nan, loss)
     return reduce_loss(loss, reduction=reduction)

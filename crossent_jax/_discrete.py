@@ -25,10 +25,16 @@ def _prepare(p, q, axis, where):
 
 
 def _xlogy(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``p·log q`` with ``0·log q = 0`` for any ``q`` (double ``where``: the unused branch
-    sees ``log 1 = 0``, so reverse- and forward-mode stay finite); ``p > 0, q = 0`` → −inf."""
-    zero = p == 0
-    return jnp.where(zero, 0, p * jnp.log(jnp.where(zero, 1, q)))
+    """``p·log q`` with ``0·log 0 = 0``; ``p > 0, q = 0`` → −inf.
+
+    The double ``where`` is on ``q`` (the unused branch sees ``log 1 = 0``, so reverse- and
+    forward-mode stay finite). Guarding on ``p == 0`` instead would give the wrong
+    derivative ``∂/∂p = 0`` at ``p = 0`` where the true one is ``log q``. At ``p = q = 0``
+    (and for :func:`entropy`, ``p log p`` at ``p = 0``) the derivative is taken as 0.
+    """
+    q_zero = q == 0
+    inner = p * jnp.log(jnp.where(q_zero, 1, q))
+    return jnp.where(q_zero, jnp.where(p == 0, 0, -jnp.inf), inner)
 
 
 def _finish(value, bad, keep_rows):

@@ -124,7 +124,9 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False) -> No
     arr = np.asarray(value)
     if arr.shape != ():
         raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+    # jnp.issubdtype, not np.issubdtype: numpy does not count bfloat16 (an ml_dtypes
+    # extension type) as np.floating, so a bf16 scalar option was wrongly rejected.
+    if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
         raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
     v = float(arr)
     ok = not np.isnan(v)

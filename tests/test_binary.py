@@ -113,3 +113,18 @@ def test_bce_probability_edges():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_bce_gradient_wrt_labels_at_zero_and_one():
+    # Regression (issue 3): ∂ℓ/∂t = −log y + log(1 − y) for every t in [0, 1]; guarding
+    # 0·log 0 on t made the t = 0 and t = 1 entries wrong.
+    y = jnp.array([0.3, 0.6, 0.8])
+    t = jnp.array([0.0, 1.0, 0.5])
+    want = -np.log(np.array([0.3, 0.6, 0.8])) + np.log(np.array([0.7, 0.4, 0.2]))
+    np.testing.assert_allclose(jax.grad(lambda t: BCE(y, t).sum())(t), want, rtol=1e-14)
+    # positive_only: ∂/∂t (−t log y) = −log y
+    np.testing.assert_allclose(
+        jax.grad(lambda t: BCE(y, t, positive_only=True).sum())(t), -np.log(np.array([0.3, 0.6, 0.8])), rtol=1e-14
+    )
+    _, tan = jax.jvp(lambda t: BCE(y, t), (t,), (jnp.ones(3),))
+    np.testing.assert_allclose(tan, want, rtol=1e-14)

@@ -115,3 +115,23 @@ def test_low_precision_and_transforms():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_gradient_wrt_p_at_p_zero():
+    # Regression (issue 3): ∂/∂p_i of −Σ p log q is −log q_i for every p, including p_i = 0;
+    # guarding 0·log 0 on p made it 0 there. Math: H(p, q) is linear in p.
+    p = jnp.array([0.0, 0.25, 0.75])
+    q = jnp.array([0.3, 0.2, 0.5])
+    g = jax.grad(lambda p: cj.cross_entropy(p, q))(p)
+    np.testing.assert_allclose(g, -np.log(q), rtol=1e-14)
+    _, tan = jax.jvp(lambda p: cj.cross_entropy(p, q), (p,), (jnp.array([1.0, 0.0, 0.0]),))
+    np.testing.assert_allclose(tan, -np.log(0.3), rtol=1e-14)
+    # KL(p‖q) = Σ p log p − p log q: the p log p part has the documented derivative 0 at
+    # p = 0 (as in `entropy`), the cross term −log q.
+    gk = jax.grad(lambda p: cj.kl_divergence(p, q))(p)
+    want = np.array([-np.log(0.3), np.log(0.25) + 1 - np.log(0.2), np.log(0.75) + 1 - np.log(0.5)])
+    np.testing.assert_allclose(gk, want, rtol=1e-14)
+    # p = q = 0 stays finite with derivative 0; p > 0 where q = 0 is still +inf
+    assert cj.cross_entropy([0.0, 1.0], [0.0, 1.0]) == 0.0
+    chex.assert_tree_all_finite(jax.grad(lambda q: cj.cross_entropy(jnp.array([0.0, 1.0]), q))(jnp.array([0.0, 1.0])))
+    assert cj.cross_entropy([0.5, 0.5], [0.0, 1.0]) == np.inf

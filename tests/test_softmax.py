@@ -466,3 +466,21 @@ def test_integer_label_smoothing_needs_no_one_hot():
 def test_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+# Regression (issue 3): a concrete bf16 scalar option was rejected with a spurious TypeError
+# because numpy does not count bfloat16 as np.floating.
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda x, a: cj.softmax_cross_entropy(x, jnp.full(x.shape, 0.25, x.dtype), label_smoothing=a),
+        lambda x, a: cj.softmax_cross_entropy_with_integer_labels(x, jnp.array([0, 3]), label_smoothing=a),
+        lambda x, a: cj.sigmoid_binary_cross_entropy(x, jnp.full(x.shape, 0.25, x.dtype), label_smoothing=a),
+    ],
+    ids=["soft", "integer", "sigmoid"],
+)
+def test_bf16_scalar_label_smoothing_is_accepted(fn):
+    x = jnp.zeros((2, 4), jnp.bfloat16)
+    got = fn(x, jnp.array(0.5, jnp.bfloat16))
+    want = fn(x.astype(jnp.float32), 0.5)  # 0.5 is exact in bf16
+    chex.assert_trees_all_close(got, want, rtol=1e-6)

@@ -1,0 +1,190 @@
+"""check_gradient: planted backward-pass bugs are caught, correct gradients pass.
+
+Every planted bug is a plausible mistake in a hand-written backward pass (custom_vjp) or in
+an analytic formula. Expected gradients come from the math (softmax − t, etc.), never from
+the implementation's output. Shapes are tiny: each check is one or two small XLA programs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import crossent_jax as cj
+from crossent_jax.verify import _finite_diff as fd
+from crossent_jax.verify import _tolerance as tl
+from crossent_jax.verify import check_gradient
+
+RNG = np.random.default_rng(0)
+Z = jnp.asarray(2.0 * RNG.standard_normal((2, 4)))
+T = jnp.asarray(RNG.dirichlet(np.ones(4), size=2))
+ZETA, ALPHA = 0.05, 0.1
+
+
+def _lse(z):
+    return jax.nn.logsumexp(z, axis=-1)
+
+
+def _ce_value(z, t):
+    """Soft-label CE with z-loss and label smoothing, written out (the forward pass)."""
+    tt = (1 - ALPHA) * t + ALPHA / z.shape[-1]
+    return -jnp.sum(tt * jax.nn.log_softmax(z, axis=-1), axis=-1) + ZETA * _lse(z) ** 2
+
+
+def _true_grad(z, t):
+    """(Σt̃ + 2ζ·lse)·softmax − t̃: the design contract's identity (Σt̃ = 1 for normalised
+    labels; kept general because labels rounded to bf16 do not sum to exactly 1)."""
+    tt = (1 - ALPHA) * t + ALPHA / z.shape[-1]
+    s = jnp.sum(tt, axis=-1) + 2 * ZETA * _lse(z)
+    return s[..., None] * jax.nn.softmax(z, axis=-1) - tt
+
+
+def _with_backward(backward):
+    """_ce_value with a hand-written backward pass ``backward(z, t) -> dℓ/dz``."""
+
+    @jax.custom_vjp
+    def f(z, t):
+        return _ce_value(z, t)
+
+    def fwd(z, t):
+        return f(z, t), (z, t)
+
+    def bwd(res, g):
+        z, t = res
+        return g[..., None] * backward(z, t), jnp.zeros_like(t)
+
+    f.defvjp(fwd, bwd)
+    return f
+
+
+def _no_z_loss(z, t):
+    tt = (1 - ALPHA) * t + ALPHA / z.shape[-1]
+    return jax.nn.softmax(z, axis=-1) - tt
+
+
+def _no_smoothing(z, t):
+    return (1 + 2 * ZETA * _lse(z))[..., None] * jax.nn.softmax(z, axis=-1) - t
+
+
+def _one_component(z, t):
+    return _true_grad(z, t).at[..., 2].multiply(1.01)
+
+
+def _frozen_softmax(z, t):
+    # right first derivative, but the Hessian of the backward pass is 0 (stop_gradient)
+    return jax.lax.stop_gradient(_true_grad(z, t))
+
+
+BUGS = {
+    "scaled-1.01": lambda z, t: 1.01 * _true_grad(z, t),
+    "sign-flip": lambda z, t: -_true_grad(z, t),
+    "missing-z-loss": _no_z_loss,
+    "dropped-smoothing": _no_smoothing,
+    "one-component-1%": _one_component,
+    "transposed-batch": lambda z, t: _true_grad(z[::-1], t[::-1]),
+}
+
+
+@pytest.mark.parametrize("bug", list(BUGS), ids=list(BUGS))
+def test_planted_backward_bugs_are_caught(bug):
+    res = check_gradient(_with_backward(BUGS[bug]), Z, T, modes=("rev",), order=1)
+    assert not res.passed, str(res)
+    assert any(m.what == "finite_differences" for m in res.failures)
+
+
+def test_wrong_second_order_is_caught():
+    f = _with_backward(_frozen_softmax)
+    first = check_gradient(f, Z, T, modes=("rev",), order=1)
+    assert first.passed, str(first)  # the first derivative is right ...
+    res = check_gradient(f, Z, T, modes=("rev",), order=2)
+    assert [(m.what, m.mode) for m in res.failures] == [("finite_differences", "hvp")]
+
+
+def test_one_percent_bug_caught_in_float32():
+    res = check_gradient(_with_backward(BUGS["scaled-1.01"]), Z, T, modes=("rev",), order=1,
+                         dtypes=("float32",))
+    assert not res.passed
+    assert min(m.ratio for m in res.failures) > 10  # not a borderline call
+
+
+def test_correct_custom_vjp_passes_with_analytic_and_hvp():
+    def hvp(u, z, t):  # (Σt̃ + 2ζ lse)(diag y − y yᵀ) u + 2ζ y (y·u), Σt̃ = 1 here (float64)
+        y = jax.nn.softmax(z, axis=-1)
+        yu = jnp.sum(y * u, axis=-1, keepdims=True)
+        return (1 + 2 * ZETA * _lse(z))[..., None] * (y * u - y * yu) + 2 * ZETA * y * yu
+
+    res = check_gradient(_with_backward(_true_grad), Z, T, modes=("rev",), analytic=_true_grad,
+                         analytic_hvp=hvp)
+    assert res.passed, str(res)
+    assert {(m.what, m.mode) for m in res.measurements} == {
+        ("finite_differences", "rev"), ("analytic", "rev"),
+        ("finite_differences", "hvp"), ("analytic", "hvp")}
+
+
+def test_real_loss_passes_in_every_dtype_and_wrong_analytic_fails():
+    fn = lambda z, t: cj.softmax_cross_entropy(z, t, label_smoothing=ALPHA, z_loss=ZETA)
+    res = check_gradient(fn, Z, T, analytic=_true_grad, dtypes=("float64", "float32", "bfloat16"))
+    assert res.passed, str(res)
+    assert {m.dtype for m in res.measurements} == {"float64", "float32", "bfloat16"}
+    assert ("float64_reference", "rev", "bfloat16") in res.errors
+    bad = check_gradient(fn, Z, T, analytic=_no_z_loss, order=1)
+    assert {(m.what, m.mode) for m in bad.failures} == {("analytic", "fwd"), ("analytic", "rev")}
+    assert "FAILED" in str(bad) and "analytic" in str(bad)
+
+
+def test_large_input_uses_random_directions_and_catches_bug():
+    z = jnp.asarray(RNG.standard_normal((9, 10)))  # 90 entries > 64: random directions
+    t = jax.nn.softmax(jnp.asarray(RNG.standard_normal((9, 10))), axis=-1)
+    res = check_gradient(cj.softmax_cross_entropy, z, t, order=1)
+    assert res.passed and res.num_directions == fd.NUM_RANDOM_DIRECTIONS
+    assert check_gradient(_with_backward(_true_grad), z, t, modes=("rev",), order=1).passed
+    bad = _with_backward(BUGS["scaled-1.01"])
+    assert not check_gradient(bad, z, t, modes=("rev",), order=1).passed
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(modes=("fwd", "rev")), r"custom_vjp.*modes=\('rev',\)"),
+        (dict(modes=("bwd",)), r"modes must be a non-empty subset of \('fwd', 'rev'\), got \('bwd',\)"),
+        (dict(modes=()), "modes must be a non-empty subset"),
+        (dict(order=3), "order must be 1 or 2, got 3"),
+        (dict(argnums=2), "argnums=2 is out of range for 2 positional args"),
+        (dict(argnums=True), "argnums must be an int, got True"),
+        (dict(dtypes=("float8",)), "dtype must be one of .*got 'float8'"),
+        (dict(dtypes=()), "dtypes must name at least one dtype"),
+        (dict(modes=("rev",), analytic=lambda z, t: z[0]), r"analytic must return the gradient shaped like args\[0\] \(2, 4\), got shape \(4,\)"),
+    ],
+    ids=["fwd-on-custom-vjp", "bad-mode", "no-mode", "order", "argnums-range", "argnums-bool", "dtype", "no-dtypes", "analytic-shape"],
+)
+def test_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        check_gradient(_with_backward(_true_grad), Z, T, **kwargs)
+
+
+def test_non_floating_argument_and_output_errors():
+    with pytest.raises(ValueError, match=r"args\[1\] must be a floating-point array.*int"):
+        check_gradient(cj.softmax_cross_entropy_with_integer_labels, Z, jnp.array([0, 1]), argnums=1)
+    with pytest.raises(ValueError, match="fn must return a floating-point array, got dtype int"):
+        check_gradient(lambda z: jnp.argmax(z, axis=-1), Z)
+
+
+def test_error_ratio_and_tolerances():
+    tol = tl.Tolerance(rtol=1e-2, atol=0.0)
+    assert tl.error_ratio(np.array([1.0, 2.0]), np.array([1.0, 2.0]), tol) == (0.0, 0.0)
+    err, ratio = tl.error_ratio(np.array([1.0, 2.04]), np.array([1.0, 2.0]), tol)
+    assert err == pytest.approx(0.04) and ratio == pytest.approx(2.0)
+    assert tl.error_ratio(np.array([np.nan]), np.array([1.0]), tol)[1] == np.inf
+    # tolerances scale with precision and a 1 % error exceeds every float32/float64 rtol
+    assert tl.TOLERANCES["float64"].rtol < tl.TOLERANCES["float32"].rtol < 1e-2
+    assert tl.TOLERANCES["bfloat16"].rtol == 2.0**-7
+    with pytest.raises(ValueError, match="dtype must be one of .*got 'int32'"):
+        tl.tolerance("int32")
+
+
+def test_finite_differences_are_fourth_order():
+    # d/dx exp at 0 along 1 is 1; Richardson error ~ h⁴/30·f⁽⁵⁾
+    d = fd.directional_derivatives(jnp.exp, jnp.zeros(1), jnp.ones((1, 1)), 1e-2)
+    assert abs(float(d[0, 0]) - 1.0) < 1e-9
