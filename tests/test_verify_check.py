@@ -171,6 +171,48 @@ def test_non_floating_argument_and_output_errors():
         check_gradient(lambda z: jnp.argmax(z, axis=-1), Z)
 
 
+def test_tuple_output_is_a_clear_error():
+    with pytest.raises(ValueError, match="fn must return a single array.*got a tuple"):
+        check_gradient(lambda z: (jnp.sum(z), jnp.sum(z**2)), Z)
+
+
+def test_one_dtype_given_bare():
+    # dtypes="float32" means one dtype, not the characters of a string
+    res = check_gradient(cj.softmax_cross_entropy, Z, T, dtypes="float32", order=1)
+    assert res.passed
+    assert {m.dtype for m in res.measurements} == {"float32"}
+
+
+def test_function_computing_in_float32_works_in_reverse_mode():
+    # A custom_vjp written to compute in float32 returns float32 even for float64 input;
+    # the float64 reference must feed its VJP a float32 cotangent instead of crashing.
+    def f(z):
+        return jax.nn.logsumexp(z.astype(jnp.float32), axis=-1)
+
+    z32 = Z.astype(jnp.float32)
+    res = check_gradient(f, z32, analytic=lambda z: jax.nn.softmax(z, axis=-1), order=1)
+    assert res.passed, str(res)
+
+
+def test_scalar_output_backward_ignoring_the_cotangent_sign_is_caught():
+    # Planted bug: the backward pass uses |g| instead of g. With a scalar output the two
+    # cotangents tried are +1 and a random one; the random one is made negative so that
+    # grad(-loss) (which feeds g = -1) would expose the bug.
+    @jax.custom_vjp
+    def mean_ce(z, t):
+        return jnp.mean(_ce_value(z, t))
+
+    def fwd(z, t):
+        return mean_ce(z, t), (z, t)
+
+    def bwd(res, g):
+        z, t = res
+        return jnp.abs(g) * _true_grad(z, t) / z.shape[0], jnp.zeros_like(t)
+
+    mean_ce.defvjp(fwd, bwd)
+    assert not check_gradient(mean_ce, Z, T, modes=("rev",), order=1).passed
+
+
 def test_error_ratio_and_tolerances():
     tol = tl.Tolerance(rtol=1e-2, atol=0.0)
     assert tl.error_ratio(np.array([1.0, 2.0]), np.array([1.0, 2.0]), tol) == (0.0, 0.0)

@@ -190,7 +190,11 @@ def check_gradient(
         raise ValueError(
             f"args[{argnums}] must be a floating-point array to differentiate, got {dt}"
         )
-    dtypes = (x0.dtype,) if dtypes is None else tuple(dtypes)
+    if dtypes is None:
+        dtypes = (x0.dtype,)
+    elif isinstance(dtypes, str) or not isinstance(dtypes, (list, tuple)):
+        dtypes = (dtypes,)  # one dtype given bare ("float32", jnp.float32), not a sequence
+    dtypes = tuple(dtypes)
     if not dtypes:
         raise ValueError("dtypes must name at least one dtype, got an empty sequence")
     names = [tl.dtype_name(d) for d in dtypes]
@@ -203,6 +207,11 @@ def check_gradient(
 def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol, atol, seed):
     args64 = _cast(args, jnp.float64)
     out = jax.eval_shape(_bind(fn, args64, argnums), args64[argnums])
+    if not isinstance(out, jax.ShapeDtypeStruct):
+        raise ValueError(
+            "fn must return a single array (per-example losses or a scalar), got a "
+            f"{type(out).__name__}: check each output with its own check_gradient call"
+        )
     if not jnp.issubdtype(out.dtype, jnp.floating):
         raise ValueError(f"fn must return a floating-point array, got dtype {out.dtype}")
     fd_dtype = tl.dtype_name(out.dtype)
@@ -220,7 +229,10 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
     for name in names:  # directions exactly representable in every dtype checked
         u = np.asarray(jnp.asarray(u, name).astype(jnp.float64))
     u64 = jnp.asarray(u)
-    v64 = jnp.asarray(np.random.default_rng(seed + 1).standard_normal(out.shape))
+    v = np.random.default_rng(seed + 1).standard_normal(out.shape)
+    if v.ndim == 0:  # the other cotangent is +1: make this one negative so that a backward
+        v = -abs(v)  # pass that ignores the cotangent's sign (|g|) cannot pass
+    v64 = jnp.asarray(v)
     flat_u = u.reshape(u.shape[0], -1)
     dyn = [i for i, a in enumerate(args) if isinstance(a, (jax.Array, np.ndarray))]
 
@@ -245,7 +257,8 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
         if "fwd" in modes and fd_dtype == "float64":
             res["tan"] = jax.vmap(lambda t: jax.jvp(f, (x,), (t,))[1])(u)
         if "rev" in modes:
-            res["g"] = jax.vjp(f, x)[1](v)[0]
+            y, vjp = jax.vjp(f, x)  # y may stay float32 if fn computes in float32
+            res["g"] = vjp(v.astype(y.dtype))[0]
         return res
 
     def autodiff(dyn_args, u, v):
