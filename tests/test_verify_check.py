@@ -171,6 +171,29 @@ def test_non_floating_argument_and_output_errors():
         check_gradient(lambda z: jnp.argmax(z, axis=-1), Z)
 
 
+def test_one_percent_bug_caught_in_float32_with_many_entries():
+    # 256×128 entries use random directions: the dot products <u, g> must be compared at the
+    # scale of their rounding (2-norm of the terms), else a 1% backward bug hides in f32.
+    rng = np.random.default_rng(0)
+    z = jnp.asarray(rng.standard_normal((256, 128)), jnp.float32)
+    t = jax.nn.softmax(jnp.asarray(rng.standard_normal((256, 128)), jnp.float32), axis=-1)
+
+    def backward(scale):
+        return lambda z, t: scale * (jax.nn.softmax(z, axis=-1) - t)
+
+    def ce(z, t):
+        return -jnp.sum(t * jax.nn.log_softmax(z, axis=-1), axis=-1)
+
+    def with_backward(grad):
+        f = jax.custom_vjp(ce)
+        f.defvjp(lambda z, t: (ce(z, t), (z, t)),
+                 lambda r, g: (g[..., None] * grad(*r), jnp.zeros_like(r[1])))
+        return f
+
+    assert check_gradient(with_backward(backward(1.0)), z, t, modes=("rev",), order=1).passed
+    assert not check_gradient(with_backward(backward(1.01)), z, t, modes=("rev",), order=1).passed
+
+
 def test_tuple_output_is_a_clear_error():
     with pytest.raises(ValueError, match="fn must return a single array.*got a tuple"):
         check_gradient(lambda z: (jnp.sum(z), jnp.sum(z**2)), Z)
