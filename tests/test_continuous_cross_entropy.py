@@ -200,3 +200,32 @@ def test_float32_accuracy_and_log_prob_not_log_of_prob():
         # a far-off q: −log q is huge where p lives; the quadrature stays finite and right
         far = ct.cross_entropy(p, ct.Normal(jnp.float32(20.0), jnp.float32(1.0)), method="tanh_sinh")
         assert math.isclose(float(far), 0.5 * math.log(2 * math.pi) + 0.5 + 200.0, rel_tol=1e-6)
+
+
+# Near-kinks that the rule must split at (found by adversarial testing). References:
+# scipy.integrate.quad (epsrel 1e-13, split at the kinks) cross-checked with mpmath; the
+# far-apart mixture has the exact value log 2 + E|X| = log 2 + 50 (no mass near 0).
+NEAR_KINKS = {
+    # a narrow Logistic q: −log q ≈ |x − loc|/scale, smoothed over 0.01
+    "normal-logistic(0.5,0.01)": (
+        lambda: (ct.Normal(0.0, 1.0), ct.Logistic(0.5, 0.01)), 84.96572277923265),
+    # a mixture q whose dominant component switches at x = 0.25 (between the locs)
+    "normal-mixture(scales 0.1)": (
+        lambda: (ct.Normal(0.0, 1.0),
+                 ct.MixtureOfNormals(np.array([0.5, 0.5]), np.array([-1.0, 1.5]),
+                                     np.array([0.1, 0.1]))),
+        27.72078193458441),
+    # a mixture p with narrow components far from its centre
+    "mixture(pm50,0.01)-laplace": (
+        lambda: (ct.MixtureOfNormals(np.array([0.5, 0.5]), np.array([-50.0, 50.0]),
+                                     np.array([0.01, 0.01])), ct.Laplace(0.0, 1.0)),
+        math.log(2.0) + 50.0),
+}
+
+
+@pytest.mark.parametrize("pid", sorted(NEAR_KINKS))
+def test_auto_splits_at_near_kinks(pid):
+    make, want = NEAR_KINKS[pid]
+    p, q = make()
+    got = float(ct.cross_entropy(p, q))
+    assert abs(got - want) <= 1e-10 * abs(want), (got, want)

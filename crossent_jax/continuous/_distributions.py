@@ -133,6 +133,10 @@ class Logistic(Distribution):
     def sample(self, key, shape=()):
         return self.loc + self.scale * jax.random.logistic(key, shape, self.dtype)
 
+    def _breakpoints(self):
+        # log density ≈ −|x − loc|/scale: a kink smoothed over ~scale, sharp when scale is small
+        return (self.loc,)
+
     def mean(self):
         return self._nan_if_invalid(self.loc)
 
@@ -439,9 +443,51 @@ class MixtureOfNormals(Distribution):
         second = jnp.sum(self._w() * (self.scales**2 + self.locs**2))
         return self._nan_if_invalid(second - m**2)
 
+    #: each component is cut at loc, loc ± 4 scale and loc ± 8 scale (beyond 8 scales its
+    #: density is e^-32 of its peak), so narrow components far apart are resolved
+    _COMPONENT_CUTS = (-8.0, -4.0, 0.0, 4.0, 8.0)
+
     def _breakpoints(self):
-        return tuple(self.locs[k] for k in range(self.locs.shape[-1]))
+        k = self.locs.shape[-1]
+        cuts = [self.locs[i] + c * self.scales[i] for i in range(k) for c in self._COMPONENT_CUTS]
+        return tuple(cuts) + self._crossovers()
 
     def _num_breakpoints(self):
-        return self.locs.shape[-1]
+        k = self.locs.shape[-1]
+        return len(self._COMPONENT_CUTS) * k + max(k - 1, 0)
+
+    def _crossovers(self):
+        """Where the dominant component switches between loc-adjacent components.
+
+        −log q of a mixture is close to min_k of the components' quadratics, with a
+        near-kink where two of them are equal; for components sorted by loc, the crossing
+        of k and k+1 is the root in [loc_k, loc_k+1] of
+        a_k(x) − a_k+1(x) = 0, a_k(x) = log w_k − log s_k − (x − loc_k)² / (2 s_k²).
+        Returns the midpoint when there is no root in between (one component dominates).
+        """
+        k = self.locs.shape[-1]
+        if k < 2:
+            return ()
+        order = jnp.argsort(self.locs)
+        m, sd = self.locs[order], self.scales[order]
+        c = (self._log_w() - jnp.log(self.scales))[order]
+        out = []
+        for i in range(k - 1):
+            m1, m2, s1, s2 = m[i], m[i + 1], sd[i], sd[i + 1]
+            a = 0.5 / s2**2 - 0.5 / s1**2
+            b = m1 / s1**2 - m2 / s2**2
+            cc = 0.5 * m2**2 / s2**2 - 0.5 * m1**2 / s1**2 + c[i] - c[i + 1]
+            mid = 0.5 * (m1 + m2)
+            disc = b * b - 4 * a * cc
+            sq = jnp.sqrt(jnp.maximum(disc, 0.0))
+            # stable roots of a x² + b x + cc: q = −(b + sign(b)·√disc)/2, x = q/a and cc/q
+            qq = -0.5 * (b + jnp.where(b >= 0, sq, -sq))
+            safe_q = jnp.where(qq == 0, 1.0, qq)
+            safe_a = jnp.where(a == 0, 1.0, a)
+            r1 = jnp.where(a == 0, -cc / jnp.where(b == 0, 1.0, b), qq / safe_a)
+            r2 = cc / safe_q
+            inside1 = (r1 >= m1) & (r1 <= m2) & (disc >= 0) & jnp.isfinite(r1)
+            inside2 = (r2 >= m1) & (r2 <= m2) & (disc >= 0) & jnp.isfinite(r2)
+            out.append(jnp.where(inside1, r1, jnp.where(inside2, r2, mid)))
+        return tuple(out)
 
