@@ -52,9 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     module, _ = COMMANDS[args.command]
     try:
         return int(importlib.import_module(module).run(args) or 0)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except (ValueError, TypeError, OSError) as e:  # OSError: unusable paths, full disks
         print(f"crossent {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"crossent {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

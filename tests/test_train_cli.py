@@ -71,6 +71,34 @@ def test_bad_flags_one_line_error(flags, match, capsys, tmp_path):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_out_that_is_a_file_fails_before_training(tmp_path, capsys):
+    f = tmp_path / "afile"
+    f.write_text("")
+    assert main([*FAST, "--out", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"crossent train: error: --out {str(f)!r} exists and is not a directory\n"
+
+
+def test_keyboard_interrupt_is_one_line(monkeypatch, capsys):
+    from crossent_jax.train import _cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_cli, "run", interrupted)
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err == "crossent train: interrupted\n"
+
+
+def test_resume_with_fewer_epochs_is_refused(tmp_path, capsys):
+    ck = str(tmp_path / "ck")
+    base = [*FAST, "--schedule", "constant", "--checkpoint-dir", ck, "--out", str(tmp_path),
+            "--no-plots"]
+    assert main([*base, "--epochs", "2"]) == 0
+    assert main([*base, "--epochs", "1", "--resume"]) == 2
+    assert "checkpoint is at epoch 2, past the 1 epochs asked for" in capsys.readouterr().err
+
+
 def test_non_numeric_flag_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--epochs", "many"])

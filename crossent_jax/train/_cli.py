@@ -77,6 +77,9 @@ def config_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # validate every flag before importing jax
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out!r} exists and is not a directory")
+    os.makedirs(args.out, exist_ok=True)  # fail on an unusable --out before training
 
     from crossent_jax.train._loop import fit
     from crossent_jax.train._plots import plot_curves, plot_reliability, save_history
@@ -84,7 +87,6 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     history = fit(config, progress=not args.quiet)
     seconds = time.perf_counter() - t0
-    os.makedirs(args.out, exist_ok=True)
     paths = [os.path.join(args.out, "history.json")]
     save_history(history, paths[0])
     if not args.no_plots and history.epochs:

@@ -7,6 +7,7 @@ import functools
 import inspect
 import math
 import numbers
+import os
 from typing import Any
 
 DATASETS = ("mnist1d", "digits", "blobs")
@@ -176,10 +177,19 @@ class TrainConfig:
         _check_int(self.batch_size, "batch_size", 1)
         _check_int(self.epochs, "epochs", 0)
         _check_int(self.seed, "seed", 0)
+        if self.seed > 2**32 - 1:  # jax.random.key takes any uint32 seed on every backend
+            raise ValueError(f"seed must be <= 2**32 - 1, got {self.seed}")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, str):
             raise TypeError(
                 f"checkpoint_dir must be a str or None, got {type(self.checkpoint_dir).__name__}"
             )
+        if isinstance(self.checkpoint_dir, str):
+            if not self.checkpoint_dir.strip():
+                raise ValueError("checkpoint_dir must be a directory path, got an empty string")
+            if os.path.exists(self.checkpoint_dir) and not os.path.isdir(self.checkpoint_dir):
+                raise ValueError(
+                    f"checkpoint_dir {self.checkpoint_dir!r} exists and is not a directory"
+                )
         if not isinstance(self.resume, bool):
             raise TypeError(f"resume must be a bool, got {self.resume!r}")
         if self.resume and self.checkpoint_dir is None:

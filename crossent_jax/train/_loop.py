@@ -280,6 +280,11 @@ def fit(
             if latest is not None:
                 restored, meta = ckpt.restore(latest, state)
                 _check_resumable(meta["config"], config)
+                if config.epochs < int(meta["epoch"]):
+                    raise ValueError(
+                        f"cannot resume: the checkpoint is at epoch {int(meta['epoch'])}, past "
+                        f"the {config.epochs} epochs asked for (epochs may only grow)"
+                    )
                 state = jax.device_put(restored, rep)
                 records = [dict(r) for r in meta["history"]]
                 start = int(meta["epoch"])
