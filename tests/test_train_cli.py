@@ -99,6 +99,18 @@ def test_resume_with_fewer_epochs_is_refused(tmp_path, capsys):
     assert "checkpoint is at epoch 2, past the 1 epochs asked for" in capsys.readouterr().err
 
 
+def test_resume_with_another_model_is_a_one_line_refusal(tmp_path, capsys):
+    ck = str(tmp_path / "ck")
+    base = [*FAST, "--checkpoint-dir", ck, "--out", str(tmp_path), "--no-plots"]
+    assert main(base) == 0
+    capsys.readouterr()
+    assert main([*base, "--model", "mlp", "--hidden-sizes", "4", "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crossent train: error: cannot resume: the checkpoint was written by "
+                          "another config (")
+    assert "model: 'linear' -> 'mlp'" in err and err.count("\n") == 1
+
+
 def test_non_numeric_flag_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--epochs", "many"])
@@ -117,3 +129,22 @@ def test_existing_checkpoints_need_resume(tmp_path, capsys):
 @pytest.mark.parametrize("text, want", [("256,256", (256, 256)), (" 8 ", (8,)), ("", ())])
 def test_parse_sizes(text, want):
     assert parse_sizes(text) == want
+
+
+def test_history_of_a_diverged_run_is_strict_json(tmp_path):
+    import types
+
+    from crossent_jax.train._plots import save_history
+
+    h = types.SimpleNamespace(to_dict=lambda: {
+        "config": {"epochs": 1},
+        "epochs": [{"epoch": 1, "train_loss": float("nan"), "test_loss": float("inf"),
+                    "test_accuracy": 0.1}],
+    })
+    path = tmp_path / "history.json"
+    save_history(h, str(path))
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    rec = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    assert rec["epochs"][0] == {"epoch": 1, "train_loss": None, "test_loss": None,
+                                "test_accuracy": 0.1}

@@ -51,6 +51,12 @@ class Checkpointer:
         )
         self._manager.wait_until_finished()
 
+    def restore_meta(self, epoch: int) -> dict:
+        """Only the JSON record of checkpoint ``epoch`` (to check a resume before the state)."""
+        ocp = self._ocp
+        out = self._manager.restore(epoch, args=ocp.args.Composite(meta=ocp.args.JsonRestore()))
+        return out["meta"]
+
     def restore(self, epoch: int, like: Any) -> tuple[Any, dict]:
         """Restore checkpoint ``epoch`` into the structure, dtypes and shardings of ``like``."""
         import jax

@@ -278,8 +278,9 @@ def fit(
                     "directory"
                 )
             if latest is not None:
+                # compare configs first: restoring a state of another shape fails deep in orbax
+                _check_resumable(ckpt.restore_meta(latest)["config"], config)
                 restored, meta = ckpt.restore(latest, state)
-                _check_resumable(meta["config"], config)
                 if config.epochs < int(meta["epoch"]):
                     raise ValueError(
                         f"cannot resume: the checkpoint is at epoch {int(meta['epoch'])}, past "

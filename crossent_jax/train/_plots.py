@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 
 import numpy as np
@@ -19,12 +20,24 @@ def _pyplot():
     return plt
 
 
+def _finite_or_none(obj):
+    """NaN / ±inf (a diverged run) -> None, so the file is strict JSON (null)."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
 def save_history(history, path: str) -> None:
-    """Write ``{"config": ..., "epochs": [...]}`` as JSON (atomically: temp file + rename)."""
+    """Write ``{"config": ..., "epochs": [...]}`` as strict JSON (atomically: temp file +
+    rename); non-finite metrics of a diverged run are written as ``null``."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump(history.to_dict(), f, indent=2)
+        json.dump(_finite_or_none(history.to_dict()), f, indent=2, allow_nan=False)
         f.write("\n")
     os.replace(tmp, path)
 

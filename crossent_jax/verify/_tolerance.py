@@ -17,8 +17,9 @@ passes when, entry by entry,
 where ``s`` is ``|b|`` for an element-wise comparison, ``Σ|terms|`` for the dot product of a
 direction with an analytic gradient, and ``(Σ terms²)^½`` for the reverse-mode ⟨u, vᵀJ⟩
 against finite differences (rounding errors of many entries add like a random walk; the
-1-norm would grow like √n and hide a 1% bug in a large float32 input). ``atol`` is *relative to the largest reference entry*,
-so the same numbers work for a gradient of size 1e-3 or 1e3.
+1-norm would grow like √n and hide a 1% bug in a large float32 input). ``atol`` is
+*relative to the largest reference entry*, so the same numbers work for a gradient of size
+1e-3 or 1e3.
 
 Why these numbers:
 
