@@ -8,12 +8,13 @@ from jax.typing import ArrayLike
 
 from crossent_jax import _classes as c
 from crossent_jax import _validation as v
+from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax._reduction import reduce_loss
 
 
 def _broadcast(logits, labels, names=("logits", "labels")):
     if tuple(logits.shape) != tuple(labels.shape):
-        raise ValueError(
+        raise InputValueError(
             f"Shape mismatch: {names[0]} has shape {tuple(logits.shape)} but {names[1]} has "
             f"shape {tuple(labels.shape)}; they must be equal"
         )
@@ -86,7 +87,7 @@ def sigmoid_binary_cross_entropy(
         try:
             jnp.broadcast_shapes(pw.shape, x.shape)
         except ValueError:
-            raise ValueError(
+            raise InputValueError(
                 f"pos_weight must be broadcastable to labels {tuple(x.shape)}, got shape "
                 f"{tuple(pw.shape)}"
             ) from None
@@ -146,7 +147,7 @@ def binary_cross_entropy(
     labels = v.real_array(labels, "labels")
     _broadcast(probs, labels, ("probs", "labels"))
     if not isinstance(positive_only, bool):
-        raise TypeError(f"positive_only must be a bool, got {positive_only!r}")
+        raise InputTypeError(f"positive_only must be a bool, got {positive_only!r}")
     v.check_reduction(reduction)
     dt = v.compute_dtype(probs.dtype)
     y = probs.astype(dt)

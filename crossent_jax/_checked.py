@@ -19,6 +19,7 @@ from jax.experimental import checkify
 from crossent_jax import _binary, _discrete, _softmax
 from crossent_jax import _classes as c
 from crossent_jax import _validation as v
+from crossent_jax._errors import InputTypeError
 
 
 def _first(bad: jax.Array, values: jax.Array):
@@ -167,7 +168,7 @@ def checked(loss_fn):
         base, pre_args, pre_kwargs = loss_fn.func, loss_fn.args, dict(loss_fn.keywords)
     if base not in _SPECS:
         names = sorted(f.__name__ for f in _SPECS)
-        raise TypeError(f"checked() supports the kit's losses {names}, got {loss_fn!r}")
+        raise InputTypeError(f"checked() supports the kit's losses {names}, got {loss_fn!r}")
     _, array_names = _SPECS[base]
     signature = inspect.signature(base)
 

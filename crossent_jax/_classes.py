@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from crossent_jax import _validation as v
+from crossent_jax._errors import InputValueError
 
 
 def batch_shape(shape, axes) -> tuple[int, ...]:
@@ -57,7 +58,7 @@ def split_where(where, shape, axes):
             return to_last(jnp.broadcast_to(where, shape), axes), None
     elif tuple(where.shape) == bshape:
         return None, where
-    raise ValueError(
+    raise InputValueError(
         f"where must be a class mask broadcastable to the logits shape {shape} or an example "
         f"mask of the batch shape {bshape}, got shape {tuple(where.shape)}"
     )

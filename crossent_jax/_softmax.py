@@ -8,6 +8,7 @@ from jax.typing import ArrayLike
 
 from crossent_jax import _classes as c
 from crossent_jax import _validation as v
+from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax._reduction import reduce_loss
 
 
@@ -50,7 +51,7 @@ def smooth_labels(
     axes = v.normalize_axes(axis, labels.ndim, "labels", labels.shape)
     class_mask, example_mask = c.split_where(where, labels.shape, axes)
     if example_mask is not None:
-        raise ValueError(
+        raise InputValueError(
             "smooth_labels takes a class mask broadcastable to labels "
             f"{tuple(labels.shape)}, got an example mask of shape {tuple(example_mask.shape)}"
         )
@@ -228,7 +229,7 @@ def softmax_cross_entropy_with_integer_labels(
     axes = v.normalize_axes(axis, logits.ndim, "logits", logits.shape)
     bshape = c.batch_shape(logits.shape, axes)
     if tuple(labels.shape) != bshape:
-        raise ValueError(
+        raise InputValueError(
             f"Shape mismatch: labels must have the logits' shape without axis {axis!r}, i.e. "
             f"{bshape}, got {tuple(labels.shape)} (logits shape {tuple(logits.shape)})"
         )
@@ -241,7 +242,7 @@ def softmax_cross_entropy_with_integer_labels(
     if ignore_index is not None and (
         isinstance(ignore_index, bool) or not isinstance(ignore_index, int)
     ):
-        raise TypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
+        raise InputTypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
     class_mask, example_mask = c.split_where(where, logits.shape, axes)
 
     dt = v.compute_dtype(logits.dtype)
@@ -251,7 +252,7 @@ def softmax_cross_entropy_with_integer_labels(
     if class_weights is not None:
         w = v.float_array(class_weights, "class_weights")
         if tuple(w.shape) != (num_classes,):
-            raise ValueError(
+            raise InputValueError(
                 f"class_weights must have shape ({num_classes},) (one weight per class), "
                 f"got {tuple(w.shape)}"
             )

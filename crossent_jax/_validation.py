@@ -14,6 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossent_jax._errors import InputTypeError, InputValueError
+
 REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -28,23 +30,23 @@ def _dtype_of(x) -> np.dtype:
 def float_array(x, name: str) -> jax.Array:
     """``x`` as a floating-point array; ``TypeError`` naming the dtype otherwise."""
     if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be a floating-point array, got {type(x).__name__}")
+        raise InputTypeError(f"{name} must be a floating-point array, got {type(x).__name__}")
     dtype = _dtype_of(x)
     if not jnp.issubdtype(dtype, jnp.floating):
-        raise TypeError(f"{name} must be a floating-point array, got dtype {dtype}")
+        raise InputTypeError(f"{name} must be a floating-point array, got dtype {dtype}")
     return jnp.asarray(x)
 
 
 def int_array(x, name: str) -> jax.Array:
     """``x`` as an integer array (not bool); ``TypeError`` naming the dtype otherwise."""
     if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be an integer array, got {type(x).__name__}")
+        raise InputTypeError(f"{name} must be an integer array, got {type(x).__name__}")
     dtype = _dtype_of(x)
     if not jnp.issubdtype(dtype, jnp.integer) or dtype == np.bool_:
         hint = ""
         if jnp.issubdtype(dtype, jnp.floating):
             hint = " (for probability labels use softmax_cross_entropy)"
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be an integer array of class indices, got dtype {dtype}{hint}"
         )
     return jnp.asarray(x)
@@ -53,14 +55,14 @@ def int_array(x, name: str) -> jax.Array:
 def real_array(x, name: str) -> jax.Array:
     """``x`` as a bool / integer / floating array (binary labels); ``TypeError`` otherwise."""
     if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"{name} must be a real-valued array, got {type(x).__name__}")
+        raise InputTypeError(f"{name} must be a real-valued array, got {type(x).__name__}")
     dtype = _dtype_of(x)
     if not (
         jnp.issubdtype(dtype, jnp.floating)
         or jnp.issubdtype(dtype, jnp.integer)
         or dtype == np.bool_
     ):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a real-valued (float, int or bool) array, got dtype {dtype}"
         )
     return jnp.asarray(x)
@@ -70,7 +72,7 @@ def bool_array(x, name: str) -> jax.Array:
     """A mask: bool array; ``TypeError`` for other dtypes (a float mask is a common bug)."""
     dtype = _dtype_of(x)
     if dtype != np.bool_:
-        raise TypeError(f"{name} must be a boolean mask, got dtype {dtype}")
+        raise InputTypeError(f"{name} must be a boolean mask, got dtype {dtype}")
     return jnp.asarray(x)
 
 
@@ -83,29 +85,29 @@ def compute_dtype(*dtypes) -> np.dtype:
 def normalize_axes(axis, ndim: int, name: str = "logits", shape=None) -> tuple[int, ...]:
     """Canonical, sorted-as-given, non-negative axes; ``ValueError`` naming the problem."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (numbers.Integral, Sequence)):
-        raise TypeError(
+        raise InputTypeError(
             f"axis must be an int or a tuple of ints, got {type(axis).__name__} {axis!r}"
         )
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     if not axes:
-        raise ValueError("axis must name at least one axis, got an empty tuple")
+        raise InputValueError("axis must name at least one axis, got an empty tuple")
     out = []
     for a in axes:
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
-            raise TypeError(f"axis entries must be ints, got {a!r} in axis={axis!r}")
+            raise InputTypeError(f"axis entries must be ints, got {a!r} in axis={axis!r}")
         if not -ndim <= a < ndim:
-            raise ValueError(
+            raise InputValueError(
                 f"axis {a} is out of bounds for {name} with {ndim} dimensions (shape {shape})"
             )
         out.append(int(a) % ndim)
     if len(set(out)) != len(out):
-        raise ValueError(f"axis contains repeated axes: got axis={axis!r}")
+        raise InputValueError(f"axis contains repeated axes: got axis={axis!r}")
     return tuple(out)
 
 
 def check_reduction(reduction) -> str:
     if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        raise InputValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     return reduction
 
 
@@ -118,16 +120,16 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False) -> No
     """Range check for scalar options when the value is concrete (tracers are checked at run
     time by the loss itself, which returns NaN for an invalid value)."""
     if isinstance(value, (str, bytes, bool)) or value is None:
-        raise TypeError(f"{name} must be a real number, got {value!r}")
+        raise InputTypeError(f"{name} must be a real number, got {value!r}")
     if not is_concrete(value):
         return
     arr = np.asarray(value)
     if arr.shape != ():
-        raise ValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
+        raise InputValueError(f"{name} must be a scalar, got an array of shape {arr.shape}")
     # jnp.issubdtype, not np.issubdtype: numpy does not count bfloat16 (an ml_dtypes
     # extension type) as np.floating, so a bf16 scalar option was wrongly rejected.
     if not (jnp.issubdtype(arr.dtype, jnp.floating) or jnp.issubdtype(arr.dtype, jnp.integer)):
-        raise TypeError(f"{name} must be a real number, got dtype {arr.dtype}")
+        raise InputTypeError(f"{name} must be a real number, got dtype {arr.dtype}")
     v = float(arr)
     ok = not np.isnan(v)
     if low is not None:
@@ -137,7 +139,7 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False) -> No
     if not ok:
         lo = "(" if low_open else "["
         rng = f"{lo}{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-        raise ValueError(f"{name} must be in {rng}, got {value!r}")
+        raise InputValueError(f"{name} must be in {rng}, got {value!r}")
 
 
 def static_zero(value) -> bool:
@@ -147,7 +149,7 @@ def static_zero(value) -> bool:
 
 def check_same_shape(a_shape, b_shape, a_name: str, b_name: str) -> None:
     if tuple(a_shape) != tuple(b_shape):
-        raise ValueError(
+        raise InputValueError(
             f"Shape mismatch: {a_name} has shape {tuple(a_shape)} but {b_name} has shape "
             f"{tuple(b_shape)}; they must be equal"
         )

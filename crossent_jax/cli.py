@@ -10,6 +10,8 @@ import argparse
 import importlib
 import sys
 
+from crossent_jax._errors import InputError
+
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "examples": (
@@ -31,13 +33,44 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: the kit's version and the versions it runs on (imports jax lazily)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """``crossent_jax X (jax Y, jaxlib Y, optax Z; backend B, N device(s): KIND)``."""
+    from crossent_jax._outputs import run_metadata
+
+    m = run_metadata()
+    if "backend_error" in m:
+        return f"crossent_jax {m['crossent_jax']} ({m['backend_error']})"
+    return (
+        f"crossent_jax {m['crossent_jax']} (jax {m['jax']}, jaxlib {m['jaxlib']}, optax "
+        f"{m['optax']}; python {m['python']}; backend {m['backend']}, {m['device_count']} "
+        f"device(s): {m['device_kind']})"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False everywhere: `--epoch 3` must be an error, not silently `--epochs 3`.
     parser = argparse.ArgumentParser(
-        prog="crossent", description="crossent_jax: cross-entropy research kit for JAX."
+        prog="crossent",
+        description="crossent_jax: cross-entropy research kit for JAX.",
+        allow_abbrev=False,
+    )
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the kit, jax and optax versions and exit"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, allow_abbrev=False)
         importlib.import_module(module).add_arguments(p)
     return parser
 
@@ -52,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     module, _ = COMMANDS[args.command]
     try:
         return int(importlib.import_module(module).run(args) or 0)
-    except (ValueError, TypeError, OSError) as e:  # OSError: unusable paths, full disks
+    except InputError as e:  # the kit's own validation: a usage error, one line
         print(f"crossent {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a file removed under us: not a usage error
+        print(f"crossent {args.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"crossent {args.command}: interrupted", file=sys.stderr)
         return 130

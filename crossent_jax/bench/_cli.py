@@ -11,6 +11,8 @@ import argparse
 import importlib
 import os
 
+from crossent_jax._errors import InputValueError
+
 #: suite name -> module; later suites (``linear``, ``continuous``) register here.
 SUITES: dict[str, str] = {
     "softmax": "crossent_jax.bench._softmax",
@@ -50,7 +52,7 @@ def parse_shapes(text: str) -> list[tuple[int, ...]]:
         except ValueError:
             shape = ()
         if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(f"--shapes expects BxK pairs of positive ints, got {part!r}")
+            raise InputValueError(f"--shapes expects BxK pairs of positive ints, got {part!r}")
         shapes.append(shape)
     return shapes
 
@@ -59,15 +61,15 @@ def parse_dtypes(text: str) -> list[str]:
     dtypes = [d.strip() for d in text.split(",")]
     for d in dtypes:
         if d not in DTYPES:
-            raise ValueError(f"--dtypes expects some of {', '.join(DTYPES)}, got {d!r}")
+            raise InputValueError(f"--dtypes expects some of {', '.join(DTYPES)}, got {d!r}")
     return dtypes
 
 
 def run(args: argparse.Namespace) -> int:
     if args.repeats < 1:
-        raise ValueError(f"--repeats must be a positive int, got {args.repeats}")
+        raise InputValueError(f"--repeats must be a positive int, got {args.repeats}")
     if args.warmup < 0:
-        raise ValueError(f"--warmup must be a non-negative int, got {args.warmup}")
+        raise InputValueError(f"--warmup must be a non-negative int, got {args.warmup}")
     suite = importlib.import_module(SUITES[args.suite])
     shapes = suite.DEFAULT_SHAPES if args.shapes is None else parse_shapes(args.shapes)
     dtypes = suite.DEFAULT_DTYPES if args.dtypes is None else parse_dtypes(args.dtypes)

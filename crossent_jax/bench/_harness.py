@@ -21,6 +21,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from crossent_jax._errors import InputValueError
+
 #: Fields copied from ``Compiled.memory_analysis()`` (absent ones are skipped).
 MEMORY_FIELDS = (
     "temp_size_in_bytes",
@@ -91,9 +93,9 @@ def time_interleaved(
     timed call (progress bars).
     """
     if repeats < 1:
-        raise ValueError(f"repeats must be a positive int, got {repeats!r}")
+        raise InputValueError(f"repeats must be a positive int, got {repeats!r}")
     if warmup < 0:
-        raise ValueError(f"warmup must be a non-negative int, got {warmup!r}")
+        raise InputValueError(f"warmup must be a non-negative int, got {warmup!r}")
     names = list(fns)
     for name in names:
         for _ in range(warmup):
@@ -115,7 +117,7 @@ def summarize(samples: Sequence[float]) -> dict[str, float]:
     """Median, quartiles, IQR, min and count of a list of timings (seconds)."""
     a = np.asarray(samples, dtype=np.float64)
     if a.size == 0:
-        raise ValueError("summarize needs at least one sample, got none")
+        raise InputValueError("summarize needs at least one sample, got none")
     q25, med, q75 = np.percentile(a, [25, 50, 75])
     return {
         "median_s": float(med),

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax._validation import is_concrete
 
 
@@ -22,14 +23,14 @@ def as_param(value, name: str) -> jax.Array:
     """A parameter as a floating array: Python numbers become the default float dtype,
     arrays must already be floating (``TypeError`` naming the dtype otherwise)."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a real number or floating array, got {value!r}")
+        raise InputTypeError(f"{name} must be a real number or floating array, got {value!r}")
     if isinstance(value, (int, float)):
         return jnp.asarray(float(value))
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=float)
     dtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
     if not np.issubdtype(dtype, np.floating):
-        raise TypeError(f"{name} must be a floating array, got dtype {dtype}")
+        raise InputTypeError(f"{name} must be a floating array, got dtype {dtype}")
     return jnp.asarray(value)
 
 
@@ -41,7 +42,7 @@ def check_param(value: jax.Array, name: str, ok, requirement: str) -> None:
     good = np.asarray(ok(arr)) & ~np.isnan(arr)
     if not np.all(good):
         bad = arr[~good] if arr.ndim else arr
-        raise ValueError(f"{name} must be {requirement}, got {float(bad.ravel()[0])!r}")
+        raise InputValueError(f"{name} must be {requirement}, got {float(bad.ravel()[0])!r}")
 
 
 class Distribution:

@@ -8,6 +8,7 @@ import functools
 import jax
 import jax.numpy as jnp
 
+from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax.continuous import _closed_form, _expectation
 from crossent_jax.continuous import _quadrature as quad
 from crossent_jax.continuous._base import Distribution
@@ -63,12 +64,12 @@ class Info:
 
 def _check_dist(d, name):
     if not isinstance(d, Distribution):
-        raise TypeError(
+        raise InputTypeError(
             f"{name} must be a crossent_jax.continuous distribution, got {type(d).__name__}"
         )
     for leaf in d.params():
         if jnp.ndim(leaf) != d._param_ndim:
-            raise ValueError(
+            raise InputValueError(
                 f"{name} = {type(d).__name__} must have parameters of rank {d._param_ndim}, got "
                 f"shape {jnp.shape(leaf)}; use jax.vmap to evaluate a batch of distributions"
             )
@@ -130,14 +131,14 @@ def _quadrature(p, q, method, n, key):
         return _expectation.piecewise(p, q, quad.grid(n, method), quad.grid_half_line(n, method))
     if method == "gauss_hermite":
         if not isinstance(p, (Normal, MixtureOfNormals)):
-            raise ValueError(
+            raise InputValueError(
                 "method='gauss_hermite' needs a Normal or MixtureOfNormals p (its weight "
                 f"function is the Gaussian), got {type(p).__name__}"
             )
         return _expectation.hermite(p, q, n)
     if method == "gauss_laguerre":
         if kind != "half":
-            raise ValueError(
+            raise InputValueError(
                 "method='gauss_laguerre' needs p with support [0, inf) (Gamma, Exponential), "
                 f"got {type(p).__name__}"
             )
@@ -195,20 +196,22 @@ def cross_entropy(
     _check_dist(p, "p")
     _check_dist(q, "q")
     if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        raise InputValueError(f"method must be one of {METHODS}, got {method!r}")
     closed = _closed_form.lookup(p, q)
     if method == "closed_form" and closed is None:
         pairs = ", ".join(f"({a}, {b})" for a, b in _closed_form.registered_pairs())
-        raise ValueError(
+        raise InputValueError(
             f"no closed form registered for p={type(p).__name__}, q={type(q).__name__}; "
             f"registered pairs: {pairs}"
         )
     if method == "closed_form" and num_points is not None:
-        raise ValueError(f"num_points is not used by method='closed_form', got {num_points!r}")
+        raise InputValueError(f"num_points is not used by method='closed_form', got {num_points!r}")
     if method == "monte_carlo" and key is None:
-        raise ValueError("method='monte_carlo' needs key=jax.random.key(...), got key=None")
+        raise InputValueError(
+                "method='monte_carlo' needs key=jax.random.key(...), got key=None"
+            )
     if method != "monte_carlo" and key is not None:
-        raise ValueError(f"key is only used by method='monte_carlo', got method={method!r}")
+        raise InputValueError(f"key is only used by method='monte_carlo', got method={method!r}")
     use = method
     if method == "auto":
         use = "closed_form" if closed is not None else "tanh_sinh"
@@ -239,10 +242,10 @@ def entropy(p: Distribution, *, method: str = "auto", num_points=None, key=None)
     _check_dist(p, "p")
     if method in ("auto", "closed_form") and not isinstance(p, MixtureOfNormals):
         if num_points is not None or key is not None:
-            raise ValueError(f"num_points and key are not used by method={method!r}")
+            raise InputValueError(f"num_points and key are not used by method={method!r}")
         return p.entropy()
     if method == "closed_form":
-        raise ValueError("MixtureOfNormals has no closed-form entropy; use method='auto'")
+        raise InputValueError("MixtureOfNormals has no closed-form entropy; use method='auto'")
     return cross_entropy(p, p, method=method, num_points=num_points, key=key)
 
 
@@ -256,7 +259,9 @@ def kl_divergence(p: Distribution, q: Distribution, *, method="auto", num_points
     """
     if method == "monte_carlo":
         if key is None:
-            raise ValueError("method='monte_carlo' needs key=jax.random.key(...), got key=None")
+            raise InputValueError(
+                "method='monte_carlo' needs key=jax.random.key(...), got key=None"
+            )
         _check_dist(p, "p")
         _check_dist(q, "q")
         x = p.sample(key, (DEFAULT_POINTS["monte_carlo"] if num_points is None else num_points,))
@@ -285,15 +290,15 @@ def grid_cross_entropy(p: Distribution, q: Distribution, *, low, high, num: int)
     _check_dist(p, "p")
     _check_dist(q, "q")
     if isinstance(num, bool) or not isinstance(num, int):
-        raise TypeError(f"num must be an int, got {num!r}")
+        raise InputTypeError(f"num must be an int, got {num!r}")
     if num < 2:
-        raise ValueError(f"num must be >= 2, got {num}")
+        raise InputValueError(f"num must be >= 2, got {num}")
     from crossent_jax._validation import check_number, is_concrete  # noqa: PLC0415
 
     check_number(low, "low")
     check_number(high, "high")
     if is_concrete(low) and is_concrete(high) and not float(low) < float(high):
-        raise ValueError(f"low must be < high, got low={low!r}, high={high!r}")
+        raise InputValueError(f"low must be < high, got low={low!r}, high={high!r}")
     x = jnp.linspace(low, high, num, dtype=p.dtype)
     dx = (high - low) / (num - 1)
     lp, lq = p.log_prob(x), q.log_prob(x)

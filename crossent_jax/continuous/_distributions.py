@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import digamma, gammaln
 
+from crossent_jax._errors import InputValueError
 from crossent_jax.continuous._base import Distribution, as_param, check_param, register
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -401,7 +402,7 @@ class MixtureOfNormals(Distribution):
         _init(self, weights=weights, locs=locs, scales=scales)
         shapes = {jnp.shape(self.weights), jnp.shape(self.locs), jnp.shape(self.scales)}
         if len(shapes) != 1 or jnp.ndim(self.weights) < 1 or jnp.shape(self.weights)[-1] == 0:
-            raise ValueError(
+            raise InputValueError(
                 "MixtureOfNormals needs weights, locs and scales of one shape [K] (K >= 1), got "
                 f"{jnp.shape(self.weights)}, {jnp.shape(self.locs)}, {jnp.shape(self.scales)}"
             )

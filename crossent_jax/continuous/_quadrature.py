@@ -33,6 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossent_jax._errors import InputTypeError, InputValueError
+
 # τ ranges of the double-exponential rules: tanh–sinh reaches distances e^{−π sinh 6.0}
 # ≈ 1e-275 from the ends (enough for x^{-0.9}-type singularities), exp–sinh spans
 # t ∈ [e^{−70}, e^{70}] (enough for algebraic tails like StudentT(1.5) against a Laplace).
@@ -71,11 +73,11 @@ def _cast(table, dtype):
 
 def _check_points(n: int, name: str, minimum: int = 2, odd: bool = False) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"num_points for {name} must be an int, got {n!r}")
+        raise InputTypeError(f"num_points for {name} must be an int, got {n!r}")
     if n < minimum:
-        raise ValueError(f"num_points for {name} must be >= {minimum}, got {n}")
+        raise InputValueError(f"num_points for {name} must be >= {minimum}, got {n}")
     if odd and n % 2 == 0:
-        raise ValueError(f"num_points for {name} must be odd, got {n}")
+        raise InputValueError(f"num_points for {name} must be odd, got {n}")
     return int(n)
 
 

@@ -11,6 +11,8 @@ import argparse
 import os
 import time
 
+from crossent_jax._errors import InputValueError
+
 DEFAULT_OUT = os.path.join("runs", "train")
 
 
@@ -22,7 +24,7 @@ def parse_sizes(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for p in text.split(","))
     except ValueError:
-        raise ValueError(
+        raise InputValueError(
             f"--hidden-sizes expects comma-separated positive ints like 256,256, got {text!r}"
         ) from None
 
@@ -78,7 +80,7 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)  # validate every flag before importing jax
     if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise ValueError(f"--out {args.out!r} exists and is not a directory")
+        raise InputValueError(f"--out {args.out!r} exists and is not a directory")
     os.makedirs(args.out, exist_ok=True)  # fail on an unusable --out before training
 
     from crossent_jax.train._loop import fit

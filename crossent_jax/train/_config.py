@@ -10,6 +10,8 @@ import numbers
 import os
 from typing import Any
 
+from crossent_jax._errors import InputTypeError, InputValueError
+
 DATASETS = ("mnist1d", "digits", "blobs")
 MODELS = ("linear", "mlp", "cnn1d")
 LOSSES = ("softmax_cross_entropy", "sigmoid", "mse")
@@ -53,24 +55,24 @@ def optimizer_names() -> tuple[str, ...]:
 
 def _check_choice(value, name: str, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise InputValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
 
 
 def _check_int(value, name: str, low: int) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise InputTypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
     if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
+        raise InputValueError(f"{name} must be >= {low}, got {value}")
 
 
 def _check_float(value, name: str, *, low: float, high: float = math.inf, open_low=False):
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+        raise InputTypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
     bad = not math.isfinite(value) or value > high or (value <= low if open_low else value < low)
     if bad:
         lo = "(" if open_low else "["
         hi = f"{high}]" if math.isfinite(high) else "inf)"
-        raise ValueError(f"{name} must be in {lo}{low}, {hi}, got {value}")
+        raise InputValueError(f"{name} must be in {lo}{low}, {hi}, got {value}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,26 +149,28 @@ class TrainConfig:
             if isinstance(self.hidden_sizes, (str, bytes)) or not isinstance(
                 self.hidden_sizes, (tuple, list)
             ):
-                raise TypeError(
+                raise InputTypeError(
                     f"hidden_sizes must be a tuple of ints or None, got {self.hidden_sizes!r}"
                 )
             sizes = tuple(self.hidden_sizes)
             for h in sizes:
                 _check_int(h, "every hidden size", 1)
             if self.model == "linear" and sizes:
-                raise ValueError(f"model 'linear' has no hidden layers, got hidden_sizes={sizes}")
+                raise InputValueError(
+                    f"model 'linear' has no hidden layers, got hidden_sizes={sizes}"
+                )
             if self.model == "cnn1d" and not sizes:
-                raise ValueError("model 'cnn1d' needs at least one channel count, got ()")
+                raise InputValueError("model 'cnn1d' needs at least one channel count, got ()")
             object.__setattr__(self, "hidden_sizes", sizes)
         _check_choice(self.loss, "loss", LOSSES)
         _check_float(self.label_smoothing, "label_smoothing", low=0.0, high=1.0)
         _check_float(self.z_loss, "z_loss", low=0.0)
         if self.loss == "mse" and self.label_smoothing != 0:
-            raise ValueError(
+            raise InputValueError(
                 f"label_smoothing is not defined for loss 'mse', got {self.label_smoothing}"
             )
         if self.loss != "softmax_cross_entropy" and self.z_loss != 0:
-            raise ValueError(
+            raise InputValueError(
                 f"z_loss applies to loss 'softmax_cross_entropy' only, got z_loss={self.z_loss} "
                 f"with loss {self.loss!r}"
             )
@@ -178,22 +182,24 @@ class TrainConfig:
         _check_int(self.epochs, "epochs", 0)
         _check_int(self.seed, "seed", 0)
         if self.seed > 2**32 - 1:  # jax.random.key takes any uint32 seed on every backend
-            raise ValueError(f"seed must be <= 2**32 - 1, got {self.seed}")
+            raise InputValueError(f"seed must be <= 2**32 - 1, got {self.seed}")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, str):
-            raise TypeError(
+            raise InputTypeError(
                 f"checkpoint_dir must be a str or None, got {type(self.checkpoint_dir).__name__}"
             )
         if isinstance(self.checkpoint_dir, str):
             if not self.checkpoint_dir.strip():
-                raise ValueError("checkpoint_dir must be a directory path, got an empty string")
+                raise InputValueError(
+                    "checkpoint_dir must be a directory path, got an empty string"
+                )
             if os.path.exists(self.checkpoint_dir) and not os.path.isdir(self.checkpoint_dir):
-                raise ValueError(
+                raise InputValueError(
                     f"checkpoint_dir {self.checkpoint_dir!r} exists and is not a directory"
                 )
         if not isinstance(self.resume, bool):
-            raise TypeError(f"resume must be a bool, got {self.resume!r}")
+            raise InputTypeError(f"resume must be a bool, got {self.resume!r}")
         if self.resume and self.checkpoint_dir is None:
-            raise ValueError("resume=True needs a checkpoint_dir, got None")
+            raise InputValueError("resume=True needs a checkpoint_dir, got None")
 
     @property
     def resolved_hidden_sizes(self) -> tuple[int, ...]:
@@ -213,7 +219,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
-            raise ValueError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
+            raise InputValueError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
         d = dict(d)
         if isinstance(d.get("hidden_sizes"), list):
             d["hidden_sizes"] = tuple(d["hidden_sizes"])

@@ -14,6 +14,8 @@ import os
 
 import numpy as np
 
+from crossent_jax._errors import InputValueError
+
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
@@ -77,7 +79,7 @@ def _mnist1d_raw(**overrides) -> dict[str, np.ndarray]:
     args.pop("url", None)
     unknown = sorted(set(overrides) - set(args))
     if unknown:
-        raise ValueError(f"unknown mnist1d arguments {unknown}; known: {sorted(args)}")
+        raise InputValueError(f"unknown mnist1d arguments {unknown}; known: {sorted(args)}")
     args.update(overrides)
     key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), f"mnist1d-{key}.npz")
@@ -112,7 +114,7 @@ def _digits() -> Dataset:
     try:
         from sklearn.datasets import load_digits
     except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ValueError(
+        raise InputValueError(
             "dataset 'digits' needs scikit-learn: pip install 'crossent_jax[digits]'"
         ) from e
     x, y = load_digits(return_X_y=True)
@@ -145,5 +147,5 @@ def load_dataset(name: str) -> Dataset:
       ((512, 8), (256, 8), 4, dtype('float32'))
     """
     if name not in _LOADERS:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(_LOADERS))}")
+        raise InputValueError(f"unknown dataset {name!r}; known: {', '.join(sorted(_LOADERS))}")
     return _LOADERS[name]()

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax.train import _sharding as sh
 from crossent_jax.train._config import TrainConfig
 from crossent_jax.train._data import Dataset, load_dataset
@@ -202,7 +203,9 @@ def _check_resumable(saved: dict, config: TrainConfig) -> None:
     diff = sorted(k for k in now if k not in allowed and saved.get(k) != now[k])
     if diff:
         pairs = ", ".join(f"{k}: {saved.get(k)!r} -> {now[k]!r}" for k in diff)
-        raise ValueError(f"cannot resume: the checkpoint was written by another config ({pairs})")
+        raise InputValueError(
+            f"cannot resume: the checkpoint was written by another config ({pairs})"
+        )
 
 
 def fit(
@@ -232,7 +235,7 @@ def fit(
       ([1, 2], True)
     """
     if not isinstance(config, TrainConfig):
-        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+        raise InputTypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     data = load_dataset(config.dataset) if dataset is None else dataset
     mesh = sh.make_mesh(devices)
     n_dev = mesh.devices.size
@@ -272,7 +275,7 @@ def fit(
         try:
             latest = ckpt.latest_epoch()
             if latest is not None and not config.resume:
-                raise ValueError(
+                raise InputValueError(
                     f"checkpoint_dir {config.checkpoint_dir!r} already holds checkpoints "
                     f"(latest epoch {latest}); pass resume=True (--resume) or use an empty "
                     "directory"
@@ -282,7 +285,7 @@ def fit(
                 _check_resumable(ckpt.restore_meta(latest)["config"], config)
                 restored, meta = ckpt.restore(latest, state)
                 if config.epochs < int(meta["epoch"]):
-                    raise ValueError(
+                    raise InputValueError(
                         f"cannot resume: the checkpoint is at epoch {int(meta['epoch'])}, past "
                         f"the {config.epochs} epochs asked for (epochs may only grow)"
                     )

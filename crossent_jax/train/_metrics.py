@@ -10,17 +10,19 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from crossent_jax._errors import InputTypeError, InputValueError
+
 
 def _check(probs: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.Array]:
     probs = jnp.asarray(probs)
     labels = jnp.asarray(labels)
     if probs.ndim != 2 or labels.shape != probs.shape[:1]:
-        raise ValueError(
+        raise InputValueError(
             f"Shape mismatch: expected probs [N, K] and labels [N], got {tuple(probs.shape)} "
             f"and {tuple(labels.shape)}"
         )
     if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise TypeError(f"labels must be integers, got {labels.dtype}")
+        raise InputTypeError(f"labels must be integers, got {labels.dtype}")
     return probs, labels
 
 
@@ -83,7 +85,7 @@ def reliability_bins(
     """
     probs, labels = _check(probs, labels)
     if isinstance(num_bins, bool) or not isinstance(num_bins, int) or num_bins < 1:
-        raise ValueError(f"num_bins must be a positive int, got {num_bins!r}")
+        raise InputValueError(f"num_bins must be a positive int, got {num_bins!r}")
     conf = jnp.max(probs, axis=-1)
     correct = (jnp.argmax(probs, axis=-1) == labels).astype(probs.dtype)
     # ceil(conf·M) − 1 maps (m−1)/M < c ≤ m/M to bin m−1 (0-based); clip puts c = 0 in bin 0

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import jax
 import jax.numpy as jnp
 
+from crossent_jax._errors import InputValueError
+
 Params = dict
 F32 = jnp.float32
 
@@ -93,4 +95,4 @@ def make_model(
         return (lambda key, f, k: init_mlp(key, f, k, sizes)), apply_mlp
     if name == "cnn1d":
         return (lambda key, f, k: init_cnn1d(key, f, k, hidden)), apply_cnn1d
-    raise ValueError(f"unknown model {name!r}; known: cnn1d, linear, mlp")
+    raise InputValueError(f"unknown model {name!r}; known: cnn1d, linear, mlp")

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from crossent_jax._binary import sigmoid_binary_cross_entropy
+from crossent_jax._errors import InputValueError
 from crossent_jax._reduction import reduce_loss
 from crossent_jax._softmax import softmax_cross_entropy_with_integer_labels
 
@@ -58,7 +59,7 @@ def objective(
     elif loss == "mse":
         per_example = jnp.sum((jax.nn.softmax(logits, axis=-1) - onehot) ** 2, axis=-1)
     else:
-        raise ValueError(f"unknown loss {loss!r}; known: mse, sigmoid, softmax_cross_entropy")
+        raise InputValueError(f"unknown loss {loss!r}; known: mse, sigmoid, softmax_cross_entropy")
     return reduce_loss(per_example, counted=mask, reduction="mean")
 
 

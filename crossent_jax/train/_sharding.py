@@ -18,6 +18,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from crossent_jax._errors import InputValueError
+
 AXIS = "data"
 
 
@@ -25,7 +27,7 @@ def make_mesh(devices: Sequence[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh with axis ``"data"`` over ``devices`` (default: all of them)."""
     devices = list(jax.devices() if devices is None else devices)
     if not devices:
-        raise ValueError("need at least one device, got an empty list")
+        raise InputValueError("need at least one device, got an empty list")
     return Mesh(np.array(devices), (AXIS,))
 
 

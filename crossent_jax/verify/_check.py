@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossent_jax._errors import InputValueError
 from crossent_jax.verify import _finite_diff as fd
 from crossent_jax.verify import _tolerance as tl
 
@@ -175,19 +176,19 @@ def check_gradient(
       <https://doi.org/10.1137/1.9780898717761>`_, 2008
     """
     if isinstance(argnums, bool) or not isinstance(argnums, int):
-        raise ValueError(f"argnums must be an int, got {argnums!r}")
+        raise InputValueError(f"argnums must be an int, got {argnums!r}")
     if not -len(args) <= argnums < len(args):
-        raise ValueError(f"argnums={argnums} is out of range for {len(args)} positional args")
+        raise InputValueError(f"argnums={argnums} is out of range for {len(args)} positional args")
     argnums %= len(args)
     modes = (modes,) if isinstance(modes, str) else tuple(modes)
     if not modes or any(m not in MODES for m in modes):
-        raise ValueError(f"modes must be a non-empty subset of {MODES}, got {modes!r}")
+        raise InputValueError(f"modes must be a non-empty subset of {MODES}, got {modes!r}")
     if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
+        raise InputValueError(f"order must be 1 or 2, got {order!r}")
     x0 = args[argnums]
     if not _is_float_array(x0):
         dt = getattr(x0, "dtype", type(x0).__name__)
-        raise ValueError(
+        raise InputValueError(
             f"args[{argnums}] must be a floating-point array to differentiate, got {dt}"
         )
     if dtypes is None:
@@ -196,7 +197,7 @@ def check_gradient(
         dtypes = (dtypes,)  # one dtype given bare ("float32", jnp.float32), not a sequence
     dtypes = tuple(dtypes)
     if not dtypes:
-        raise ValueError("dtypes must name at least one dtype, got an empty sequence")
+        raise InputValueError("dtypes must name at least one dtype, got an empty sequence")
     names = [tl.dtype_name(d) for d in dtypes]
 
     with jax.enable_x64(True):
@@ -208,19 +209,19 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
     args64 = _cast(args, jnp.float64)
     out = jax.eval_shape(_bind(fn, args64, argnums), args64[argnums])
     if not isinstance(out, jax.ShapeDtypeStruct):
-        raise ValueError(
+        raise InputValueError(
             "fn must return a single array (per-example losses or a scalar), got a "
             f"{type(out).__name__}: check each output with its own check_gradient call"
         )
     if not jnp.issubdtype(out.dtype, jnp.floating):
-        raise ValueError(f"fn must return a floating-point array, got dtype {out.dtype}")
+        raise InputValueError(f"fn must return a floating-point array, got dtype {out.dtype}")
     fd_dtype = tl.dtype_name(out.dtype)
     step = tl.FD_STEPS[fd_dtype]
     shape = tuple(args[argnums].shape)
     if analytic is not None:
         a_shape = jax.eval_shape(analytic, *args64).shape
         if tuple(a_shape) != shape:
-            raise ValueError(
+            raise InputValueError(
                 f"analytic must return the gradient shaped like args[{argnums}] {shape}, "
                 f"got shape {tuple(a_shape)}"
             )
@@ -331,7 +332,7 @@ def _check(fn, args, analytic, analytic_hvp, argnums, modes, order, names, rtol,
             if analytic_hvp is not None:
                 want = ref["analytic_hvp"]
                 if want.shape != ad["hvp"].shape:
-                    raise ValueError(
+                    raise InputValueError(
                         f"analytic_hvp must return an array shaped like args[{argnums}] "
                         f"{shape}, got shape {want.shape[1:]}"
                     )
@@ -349,7 +350,7 @@ def _no_fwd_hint(g):
         except TypeError as e:
             if "custom_vjp" not in str(e):
                 raise
-            raise ValueError(
+            raise InputValueError(
                 "fn uses jax.custom_vjp, which has no forward mode: call "
                 "check_gradient(..., modes=('rev',))"
             ) from None

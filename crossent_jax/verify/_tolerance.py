@@ -48,6 +48,8 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
+from crossent_jax._errors import InputValueError
+
 
 @dataclasses.dataclass(frozen=True)
 class Tolerance:
@@ -97,7 +99,7 @@ def dtype_name(dtype) -> str:
     except TypeError:
         name = str(dtype)
     if name not in TOLERANCES:
-        raise ValueError(
+        raise InputValueError(
             f"dtype must be one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}"
         )
     return name

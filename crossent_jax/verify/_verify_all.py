@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossent_jax._errors import InputValueError
 from crossent_jax.verify import _cases
 from crossent_jax.verify import _tolerance as tl
 from crossent_jax.verify._check import _cast, check_gradient
@@ -67,13 +68,13 @@ def verify_all(
     """
     names = [tl.dtype_name(d) for d in dtypes]
     if not names:
-        raise ValueError("dtypes must name at least one dtype, got an empty sequence")
+        raise InputValueError("dtypes must name at least one dtype, got an empty sequence")
     all_cases = _cases.cases(seed)
     known = sorted({c.loss for c in all_cases})
     if losses is not None:
         unknown = [name for name in losses if name not in known]
         if unknown:
-            raise ValueError(f"unknown loss {unknown[0]!r}; choose from {', '.join(known)}")
+            raise InputValueError(f"unknown loss {unknown[0]!r}; choose from {', '.join(known)}")
         all_cases = [c for c in all_cases if c.loss in set(losses)]
     start = time.perf_counter()
     rows: list[Row] = []
