@@ -8,6 +8,7 @@ from jax.typing import ArrayLike
 
 from crossent_jax import _classes as c
 from crossent_jax import _validation as v
+from crossent_jax._discrete import xlogy
 from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax._reduction import reduce_loss
 
@@ -20,11 +21,28 @@ def _broadcast(logits, labels, names=("logits", "labels")):
         )
 
 
-def _neg_xlogy(t: jax.Array, y: jax.Array) -> jax.Array:
-    """``−t·log y`` with ``0·log 0 = 0`` and ``+inf`` for ``t > 0, y = 0``."""
-    y_zero = y == 0
-    inner = -t * jnp.log(jnp.where(y_zero, 1, y))
-    return jnp.where(y_zero, jnp.where(t == 0, 0, jnp.inf), inner)
+def _float_dtypes(*arrays) -> tuple:
+    """The dtypes of the floating ones among ``arrays`` (int / bool labels do not promote)."""
+    return tuple(a.dtype for a in arrays if jnp.issubdtype(a.dtype, jnp.floating))
+
+
+def _logit_bce(x: jax.Array, t: jax.Array, pw: jax.Array | None) -> jax.Array:
+    """``pw·t·softplus(−x) + (1 − t)·softplus(x)``, i.e. ``−[pw·t log σ(x) + (1−t) log σ(−x)]``.
+
+    ``softplus`` is stable for any finite logit. At ``x = ±inf`` one of the two terms is
+    ``0·inf``: where a coefficient is 0 and its ``softplus`` is infinite the term is exactly
+    0 (a certain, correct prediction costs nothing), by a double ``where`` so that the
+    gradient stays ``σ(x)(1 − t + pw·t) − pw·t`` (finite) there too. A wrong certain
+    prediction still costs ``+inf``.
+    """
+    a = t if pw is None else pw * t  # coefficient of −log σ(x)
+    b = 1 - t  # coefficient of −log σ(−x)
+    zero = jnp.zeros((), x.dtype)
+    guard_a = (a == 0) & jnp.isneginf(x)
+    guard_b = (b == 0) & jnp.isposinf(x)
+    term_a = jnp.where(guard_a, zero, a * jax.nn.softplus(-jnp.where(guard_a, zero, x)))
+    term_b = jnp.where(guard_b, zero, b * jax.nn.softplus(jnp.where(guard_b, zero, x)))
+    return term_a + term_b
 
 
 def sigmoid_binary_cross_entropy(
@@ -72,31 +90,29 @@ def sigmoid_binary_cross_entropy(
     _broadcast(logits, labels)
     v.check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
     v.check_reduction(reduction)
-    dt = v.compute_dtype(
-        logits.dtype, *((labels.dtype,) if jnp.issubdtype(labels.dtype, jnp.floating) else ())
-    )
+    dt = v.compute_dtype(logits.dtype, *_float_dtypes(labels))
     x = logits.astype(dt)
     t = labels.astype(dt)
-    if not v.static_zero(label_smoothing):
-        t = (1 - label_smoothing) * t + label_smoothing / 2
-    log_p = jax.nn.log_sigmoid(x)
-    log_not_p = jax.nn.log_sigmoid(-x)
-    pos = t * log_p
+    pw = None
     if pos_weight is not None:
         pw = v.float_array(pos_weight, "pos_weight")
         try:
-            jnp.broadcast_shapes(pw.shape, x.shape)
+            ok = jnp.broadcast_shapes(pw.shape, x.shape) == tuple(x.shape)
         except ValueError:
+            ok = False
+        if not ok:
             raise InputValueError(
-                f"pos_weight must be broadcastable to labels {tuple(x.shape)}, got shape "
-                f"{tuple(pw.shape)}"
-            ) from None
+                f"pos_weight must be broadcastable to labels {tuple(x.shape)} without enlarging "
+                f"them, got shape {tuple(pw.shape)}"
+            )
         pw = pw.astype(dt)
         if pw.ndim < x.ndim:
             pw = pw.reshape((1,) * (x.ndim - pw.ndim) + pw.shape)
-        pos = pw * pos
-    loss = -(pos + (1 - t) * log_not_p)
+    ts = t if v.static_zero(label_smoothing) else (1 - label_smoothing) * t + label_smoothing / 2
+    loss = _logit_bce(x, ts, pw)
     loss = jnp.where((t < 0) | (t > 1), jnp.nan, loss)  # a target of 2 is not a number to fit
+    if pw is not None:  # a negative weight would give a negative, plausible-looking loss
+        loss = jnp.where(pw < 0, jnp.nan, loss)
     loss = c.nan_if_bad_option(loss, label_smoothing)
     return reduce_loss(loss, reduction=reduction)
 
@@ -149,15 +165,15 @@ def binary_cross_entropy(
     if not isinstance(positive_only, bool):
         raise InputTypeError(f"positive_only must be a bool, got {positive_only!r}")
     v.check_reduction(reduction)
-    dt = v.compute_dtype(probs.dtype)
+    dt = v.compute_dtype(probs.dtype, *_float_dtypes(labels))
     y = probs.astype(dt)
     t = labels.astype(dt)
     # 0·log 0 = 0 by a double `where` on the probability (finite gradients at y ∈ {0, 1}
     # when t matches). Guarding on t instead would zero ∂/∂t = −log y + log(1 − y) at
     # t ∈ {0, 1}, a wrong gradient for learned / distilled targets.
-    loss = _neg_xlogy(t, y)
+    loss = -xlogy(t, y)
     if not positive_only:
-        loss = loss + _neg_xlogy(1 - t, 1 - y)
+        loss = loss - xlogy(1 - t, 1 - y)
     bad = (y < 0) | (y > 1) | (t < 0) | (t > 1)
     loss = jnp.where(bad, jnp.nan, loss)
     return reduce_loss(loss, reduction=reduction)

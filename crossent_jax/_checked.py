@@ -4,6 +4,10 @@ Inside ``jit`` a loss cannot raise on a value (an out-of-range label, a negative
 probability): it returns NaN for that example. ``checked`` is the path that *explains* such a
 NaN: it runs the same loss under :func:`jax.experimental.checkify.checkify` with value checks
 in front, and raises naming the first bad index and its value.
+
+It inspects exactly what the loss uses: rows excluded by an example ``where`` mask or by
+``ignore_index``, and classes sliced out by a class ``where`` mask, are never inspected (the
+loss ignores them, so a NaN or a ``-1`` there is not an error).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ def _first(bad: jax.Array, values: jax.Array):
     return jnp.any(flat), idx, jnp.ravel(values)[i]
 
 
-def _check(name: str, bad: jax.Array, values: jax.Array, what: str) -> None:
+def _check(name: str, bad: jax.Array, values, what: str) -> None:
+    values = jnp.asarray(values)
+    bad = jnp.broadcast_to(bad, jnp.broadcast_shapes(bad.shape, values.shape))
     any_bad, idx, val = _first(bad, jnp.broadcast_to(values, bad.shape))
     checkify.check(~any_bad, f"{name} at index {{idx}} is {{val}}: {what}", idx=idx, val=val)
 
@@ -39,58 +45,118 @@ def _tol(dtype) -> float:
     return {8: 1e-9, 4: 1e-5}.get(np.dtype(dtype).itemsize, 1e-2)
 
 
-def _check_logits(logits):
-    logits = jnp.asarray(logits)
+class _Scope:
+    """Which entries the loss uses: ``rows`` (batch-shaped, or None = all) and ``classes``
+    (a mask of the full shape, or None = all), resolved as the loss resolves ``where``."""
+
+    def __init__(self, shape, axis, where, name):
+        self.shape = tuple(shape)
+        self.axes = v.normalize_axes(axis, len(self.shape), name, self.shape)
+        class_mask, self.rows = c.split_where(where, self.shape, self.axes)
+        self.classes = None
+        if class_mask is not None:
+            self.classes = jnp.broadcast_to(jnp.asarray(where), self.shape)
+
+    def rows_full(self):
+        """The row mask broadcast to the full shape (class axes inserted), or None."""
+        if self.rows is None:
+            return None
+        return jnp.broadcast_to(jnp.expand_dims(self.rows, self.axes), self.shape)
+
+    def entries(self, extra_rows=None):
+        """Entries of the full shape the loss uses (None = all)."""
+        rows = self.rows if extra_rows is None else (
+            extra_rows if self.rows is None else self.rows & extra_rows
+        )
+        out = self.classes
+        if rows is not None:
+            r = jnp.broadcast_to(jnp.expand_dims(rows, self.axes), self.shape)
+            out = r if out is None else out & r
+        return out
+
+    def row_sum(self, x):
+        """Sum over the class axes, in float32 at least."""
+        dt = jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+        return jnp.sum(c.to_last(x, self.axes).astype(dt), axis=-1)
+
+
+def _used(bad, used):
+    return bad if used is None else bad & used
+
+
+def _check_logits(logits, used):
     _check(
         "logits",
-        jnp.isnan(logits) | jnp.isposinf(logits),
+        _used(jnp.isnan(logits) | jnp.isposinf(logits), used),
         logits,
-        "logits must not be NaN or +inf (-inf masks a class)",
+        "logits must not be NaN or +inf (-inf is a class of probability 0)",
     )
 
 
-def _check_distribution(name, p, axis):
-    p = jnp.asarray(p)
-    _check(name, ~(p >= 0), p, "probabilities must be non-negative (and not NaN)")
-    axes = v.normalize_axes(axis, p.ndim, name, p.shape)
-    total = jnp.sum(
-        c.to_last(p, axes).astype(jnp.float32 if p.dtype != jnp.float64 else p.dtype), axis=-1
-    )
+def _check_distribution(name, p, scope: _Scope, used):
+    _check(name, _used(~(p >= 0) | jnp.isinf(p), used), p,
+           "probabilities must be finite and non-negative (and not NaN)")
+    rows = scope.rows
+    total = scope.row_sum(p)
+    k = int(np.prod([scope.shape[i] for i in scope.axes]))
+    bad_sum = jnp.abs(total - 1) > _tol(p.dtype) * k
     _check(
         f"sum of {name} along axis",
-        jnp.abs(total - 1) > _tol(p.dtype) * p.shape[axes[0]],
+        bad_sum if rows is None else bad_sum & rows,
         total,
         "probability vectors must sum to 1",
     )
 
 
-def _check_unit(name, x):
-    x = jnp.asarray(x)
-    _check(name, ~((x >= 0) & (x <= 1)), x, "values must lie in [0, 1]")
+def _check_options(a):
+    """Traced option values the loss would turn into NaN."""
+    for name, ok, what in (
+        ("label_smoothing", lambda x: (x >= 0) & (x <= 1), "must lie in [0, 1]"),
+        ("z_loss", lambda x: x >= 0, "must be non-negative"),
+        ("logit_softcap", lambda x: x > 0, "must be positive"),
+    ):
+        value = a.get(name)
+        if isinstance(value, jax.Array):
+            _check(name, ~ok(value), value, what)
 
 
 def _softmax_checks(a):
-    _check_logits(a["logits"])
-    _check_distribution("labels", a["labels"], a["axis"])
+    logits, labels = a["logits"], a["labels"]
+    scope = _Scope(logits.shape, a["axis"], a.get("where"), "logits")
+    used = scope.entries()
+    _check_logits(logits, used)
+    _check_distribution("labels", labels, scope, scope.rows_full())
+    _check_options(a)
 
 
 def _integer_checks(a):
-    logits, labels = jnp.asarray(a["logits"]), jnp.asarray(a["labels"])
-    _check_logits(logits)
-    axes = v.normalize_axes(a["axis"], logits.ndim, "logits", logits.shape)
-    k = int(np.prod([logits.shape[i] for i in axes]))
+    logits, labels = a["logits"], a["labels"]
+    scope = _Scope(logits.shape, a["axis"], a.get("where"), "logits")
+    k = int(np.prod([logits.shape[i] for i in scope.axes]))
+    counted = None if a["ignore_index"] is None else labels != a["ignore_index"]
+    _check_logits(logits, scope.entries(counted))
     bad = (labels < 0) | (labels >= k)
-    if a["ignore_index"] is not None:
-        bad = bad & (labels != a["ignore_index"])
-    _check("labels", bad, labels, f"class labels must lie in [0, {k})")
+    rows = scope.rows
+    if counted is not None:
+        rows = counted if rows is None else rows & counted
+    _check("labels", _used(bad, rows), labels, f"class labels must lie in [0, {k})")
     if a.get("class_weights") is not None:
-        w = jnp.asarray(a["class_weights"])
+        w = a["class_weights"]
         _check("class_weights", ~(w >= 0), w, "class weights must be non-negative")
+    _check_options(a)
 
 
 def _sigmoid_checks(a):
-    _check("logits", jnp.isnan(jnp.asarray(a["logits"])), a["logits"], "logits must not be NaN")
+    _check("logits", jnp.isnan(a["logits"]), a["logits"], "logits must not be NaN")
     _check_unit("labels", a["labels"])
+    if a.get("pos_weight") is not None:
+        pw = a["pos_weight"]
+        _check("pos_weight", ~(pw >= 0), pw, "pos_weight must be non-negative")
+    _check_options(a)
+
+
+def _check_unit(name, x):
+    _check(name, ~((x >= 0) & (x <= 1)), x, "values must lie in [0, 1]")
 
 
 def _binary_checks(a):
@@ -99,29 +165,45 @@ def _binary_checks(a):
 
 
 def _pq_checks(a):
-    _check_distribution("p", a["p"], a["axis"])
-    if "q" in a:
-        _check_distribution("q", a["q"], a["axis"])
+    p = a["p"]
+    scope = _Scope(p.shape, a["axis"], a.get("where"), "p")
+    used = scope.entries()
+    for name in ("p", "q"):
+        if name in a:
+            x = a[name]
+            if used is not None:  # sliced-out terms do not count towards the sum either
+                x = jnp.where(used, x, 0)
+            _check_distribution(name, x, scope, scope.rows_full())
 
 
-# function -> (value checks, names of its array arguments: traced, everything else static)
+# function -> value checks
 _SPECS = {
-    _softmax.softmax_cross_entropy: (_softmax_checks, ("logits", "labels", "where")),
-    _softmax.softmax_cross_entropy_with_integer_labels: (
-        _integer_checks,
-        ("logits", "labels", "where", "class_weights"),
-    ),
-    _binary.sigmoid_binary_cross_entropy: (_sigmoid_checks, ("logits", "labels", "pos_weight")),
-    _binary.binary_cross_entropy: (_binary_checks, ("probs", "labels")),
-    _discrete.cross_entropy: (_pq_checks, ("p", "q", "where")),
-    _discrete.kl_divergence: (_pq_checks, ("p", "q", "where")),
-    _discrete.entropy: (_pq_checks, ("p", "where")),
+    _softmax.softmax_cross_entropy: _softmax_checks,
+    _softmax.softmax_cross_entropy_with_integer_labels: _integer_checks,
+    _binary.sigmoid_binary_cross_entropy: _sigmoid_checks,
+    _binary.binary_cross_entropy: _binary_checks,
+    _discrete.cross_entropy: _pq_checks,
+    _discrete.kl_divergence: _pq_checks,
+    _discrete.entropy: _pq_checks,
 }
+
+
+#: options that decide shapes or code paths: always static
+_STATIC = frozenset({"axis", "reduction", "ignore_index", "positive_only"})
+
+
+def _is_array(name, value) -> bool:
+    """Arrays are traced arguments; Python scalars, strings, tuples and None are static."""
+    if name in _STATIC:
+        return False
+    return isinstance(value, (jax.Array, np.ndarray, np.generic)) or (
+        isinstance(value, list) and value and not isinstance(value[0], str)
+    )
 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(fn, static: tuple):
-    checks, _ = _SPECS[fn]
+    checks = _SPECS[fn]
     static_kwargs = dict(static)
 
     def run(arrays):
@@ -138,13 +220,19 @@ def checked(loss_fn):
     Works for the kit's losses (also wrapped in :func:`functools.partial`). Before computing,
     it checks — with :mod:`jax.experimental.checkify`, so it works on values that only exist
     at run time — that integer labels lie in ``[0, K)`` (or equal ``ignore_index``), that
-    probabilities are non-negative and sum to 1 along the class axis, that binary targets
-    and probabilities lie in ``[0, 1]``, and that logits are not NaN or ``+inf``. On the
-    first violation it raises :class:`jax.experimental.checkify.JaxRuntimeError` (a
-    ``ValueError``) naming the argument, the first bad index and its value.
+    probabilities and soft labels are non-negative and sum to 1 along the class axis, that
+    binary targets and probabilities lie in ``[0, 1]``, that logits are not NaN or
+    ``+inf``, that class weights and ``pos_weight`` are non-negative, and that array-valued
+    options lie in their ranges (``label_smoothing`` in [0, 1], ``z_loss`` ≥ 0,
+    ``logit_softcap`` > 0). On the first violation it raises
+    :class:`jax.experimental.checkify.JaxRuntimeError` (a ``ValueError``) naming the
+    argument, the first bad index and its value.
 
-    Array arguments are traced; other options (``axis``, ``reduction``, Python numbers) are
-    static, so each distinct combination compiles once.
+    Only what the loss uses is inspected: examples excluded by an example ``where`` mask or
+    by ``ignore_index`` and classes sliced out by a class ``where`` mask are skipped.
+
+    Array arguments (including array-valued options) are traced; other options (``axis``,
+    ``reduction``, Python numbers) are static, so each distinct combination compiles once.
 
     Args:
       loss_fn: one of the kit's public losses, or a ``functools.partial`` of one.
@@ -169,7 +257,6 @@ def checked(loss_fn):
     if base not in _SPECS:
         names = sorted(f.__name__ for f in _SPECS)
         raise InputTypeError(f"checked() supports the kit's losses {names}, got {loss_fn!r}")
-    _, array_names = _SPECS[base]
     signature = inspect.signature(base)
 
     @functools.wraps(base)
@@ -178,10 +265,14 @@ def checked(loss_fn):
         bound.apply_defaults()
         arrays, static = {}, []
         for name, value in bound.arguments.items():
-            if name in array_names and value is not None:
+            if _is_array(name, value):
                 arrays[name] = jnp.asarray(value)
             else:
-                static.append((name, tuple(value) if isinstance(value, list) else value))
+                if isinstance(value, list):
+                    value = tuple(value)
+                elif isinstance(value, np.generic):
+                    value = value.item()
+                static.append((name, value))
         err, out = _compiled(base, tuple(static))(arrays)
         err.throw()
         return out

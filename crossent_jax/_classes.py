@@ -1,4 +1,4 @@
-"""Class-axis plumbing shared by the softmax losses: axis layout, masks, soft-capping.
+"""Class-axis plumbing shared by the softmax losses: axis layout, masks, soft-capping, options.
 
 Internally every softmax loss works on ``[*batch, K]`` arrays: the class axes named by
 ``axis`` are moved to the end (and flattened when ``axis`` is a tuple, as optax does).
@@ -75,27 +75,15 @@ def softcap(z: jax.Array, cap) -> jax.Array:
     return jnp.where(jnp.isneginf(z), -jnp.inf, cap * jnp.tanh(z / cap))
 
 
-def apply_class_mask(x: jax.Array, class_mask) -> jax.Array:
-    """Masked classes become ``-inf`` logits: from here on ``-inf`` is the one mask."""
-    return x if class_mask is None else jnp.where(class_mask, x, -jnp.inf)
-
-
-def logsumexp(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Row-wise ``log Σ exp x`` over the last axis, and the rows with no finite entry.
-
-    Like ``jax.nn.logsumexp`` (max-shifted), plus a double ``where`` on the sum so that a
-    row of all ``-inf`` (every class masked, e.g. padding) gives ``lse = -inf`` with a
-    *zero*, not NaN, gradient in both AD modes. The extra work is O(rows).
-
-    Returns:
-      ``(lse [*batch], empty [*batch])``.
-    """
-    m = jax.lax.stop_gradient(jnp.max(x, axis=-1))
-    m = jnp.where(jnp.isfinite(m), m, 0)
-    s = jnp.sum(jnp.exp(x - m[..., None]), axis=-1)
-    empty = s == 0
-    lse = jnp.log(jnp.where(empty, 1, s)) + m
-    return jnp.where(empty, -jnp.inf, lse), empty
+def check_classes(shape, axes, name: str = "logits") -> int:
+    """The number of classes ``K`` (product of the class axes); ``InputValueError`` if 0."""
+    k = int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    if k == 0:
+        raise InputValueError(
+            f"{name} have no classes: the class axis {axes if len(axes) > 1 else axes[0]} of "
+            f"shape {tuple(shape)} has size 0 (a softmax needs at least one class)"
+        )
+    return k
 
 
 def check_options(*, label_smoothing, z_loss, logit_softcap, reduction) -> None:
@@ -106,57 +94,29 @@ def check_options(*, label_smoothing, z_loss, logit_softcap, reduction) -> None:
     v.check_reduction(reduction)
 
 
-def nan_if_bad_option(loss: jax.Array, label_smoothing) -> jax.Array:
-    """Under ``jit`` a traced ``label_smoothing`` outside [0, 1] gives NaN, never a number."""
-    if v.is_concrete(label_smoothing):
-        return loss
-    a = jnp.asarray(label_smoothing)
-    return jnp.where((a >= 0) & (a <= 1), loss, jnp.nan)
+def nan_if_bad_option(loss: jax.Array, label_smoothing=0.0, *, z_loss=0.0, logit_softcap=None):
+    """Under ``jit`` an option traced to an invalid value gives NaN, never a number:
+    ``label_smoothing`` outside [0, 1], a negative ``z_loss``, a ``logit_softcap`` ≤ 0 (or
+    NaN). Concrete values were already checked (and raised) by :func:`check_options`."""
+    ok = None
+
+    def both(a, b):
+        return b if a is None else a & b
+
+    if not v.is_concrete(label_smoothing):
+        a = jnp.asarray(label_smoothing)
+        ok = both(ok, (a >= 0) & (a <= 1))
+    if not v.is_concrete(z_loss):
+        ok = both(ok, jnp.asarray(z_loss) >= 0)
+    if logit_softcap is not None and not v.is_concrete(logit_softcap):
+        ok = both(ok, jnp.asarray(logit_softcap) > 0)
+    return loss if ok is None else jnp.where(ok, loss, jnp.nan)
 
 
-def _row_sums(x: jax.Array, w: jax.Array | None):
-    """One variadic reduction: (Σ_valid w·x, Σ_valid w, K_valid) over the last axis."""
-    valid = x > -jnp.inf
-    zero = jnp.zeros((), x.dtype)
-    ops = [jnp.where(valid, x if w is None else w * x, zero), valid.astype(x.dtype)]
-    if w is not None:
-        ops.append(jnp.where(valid, jnp.broadcast_to(w, x.shape), zero))
-    out = jax.lax.reduce(
-        tuple(ops),
-        tuple(zero for _ in ops),
-        lambda a, b: tuple(p + q for p, q in zip(a, b, strict=True)),
-        (x.ndim - 1,),
-    )
-    wx_sum, count = out[0], out[1]
-    return wx_sum, (count if w is None else out[2]), count
-
-
-@jax.custom_jvp
-def masked_row_sums(x: jax.Array, w: jax.Array | None = None):
-    """Row sums over valid (``> -inf``) classes: ``(Σ w_k x_k, Σ w_k, K_valid)``.
-
-    Used by label smoothing on integer labels. It is one *variadic* reduction with its
-    elementwise producers fused in, so no ``[batch, K]`` temporary is materialised (separate
-    ``jnp.sum`` calls for the sum and the count each need one on XLA:CPU). The ``custom_jvp``
-    only exists because ``lax.reduce`` with several operands has no differentiation rule; the
-    rule is the exact derivative, written with differentiable ops, so every order of
-    ``jvp``/``grad``/``hessian`` works. ``w`` (``[K]``, broadcast over rows) may be None.
-    """
-    return _row_sums(x, w)
-
-
-@masked_row_sums.defjvp
-def _masked_row_sums_jvp(primals, tangents):
-    x, w = primals
-    x_dot, w_dot = tangents
-    out = masked_row_sums(x, w)
-    valid = x > -jnp.inf
-    zero = jnp.zeros((), x.dtype)
-    wx = x_dot if w is None else w * x_dot
-    if w is not None:
-        wx = wx + w_dot * jnp.where(valid, x, zero)
-    d_wx = jnp.sum(jnp.where(valid, wx, zero), axis=-1)
-    d_w = jnp.zeros_like(out[1])
-    if w is not None:
-        d_w = jnp.sum(jnp.where(valid, jnp.broadcast_to(w_dot, x.shape), zero), axis=-1)
-    return out, (d_wx, d_w, jnp.zeros_like(out[2]))
+def counted_rows(example_mask, kept_count, class_mask) -> jax.Array | None:
+    """Rows that count in a mean: not excluded by an example mask, and (with a class mask)
+    with at least one class left. None means all."""
+    if class_mask is None:
+        return example_mask
+    has = kept_count > 0
+    return has if example_mask is None else example_mask & has

@@ -21,11 +21,16 @@ def _prepare(p, q, axis, where):
     p = c.to_last(p, axes).astype(dt)
     q = None if q is None else c.to_last(q, axes).astype(dt)
     keep = jnp.ones(p.shape, bool) if class_mask is None else class_mask
+    if class_mask is not None:  # masked terms are sliced out: a NaN there reaches no gradient
+        p = jnp.where(keep, p, 0)
+        q = None if q is None else jnp.where(keep, q, 1)
     return p, q, keep, example_mask
 
 
-def _xlogy(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``p·log q`` with ``0·log 0 = 0``; ``p > 0, q = 0`` → −inf.
+def xlogy(p: jax.Array, q: jax.Array) -> jax.Array:
+    """``p·log q`` with ``0·log 0 = 0``; ``p > 0, q = 0`` → −inf (``p < 0`` → +inf).
+
+    The kit's one ``xlogy`` (the discrete losses and :func:`binary_cross_entropy` use it).
 
     The double ``where`` is on ``q`` (the unused branch sees ``log 1 = 0``, so reverse- and
     forward-mode stay finite). Guarding on ``p == 0`` instead would give the wrong
@@ -34,7 +39,7 @@ def _xlogy(p: jax.Array, q: jax.Array) -> jax.Array:
     """
     q_zero = q == 0
     inner = p * jnp.log(jnp.where(q_zero, 1, q))
-    return jnp.where(q_zero, jnp.where(p == 0, 0, -jnp.inf), inner)
+    return jnp.where(q_zero, jnp.where(p == 0, 0, jnp.where(p > 0, -jnp.inf, jnp.inf)), inner)
 
 
 def _finish(value, bad, keep_rows):
@@ -80,7 +85,7 @@ def cross_entropy(
       <https://doi.org/10.1002/047174882X>`_, 2006, §2.3
     """
     p, q, keep, ex = _prepare(p, q, axis, where)
-    value = -jnp.sum(jnp.where(keep, _xlogy(p, q), 0), axis=-1)
+    value = -jnp.sum(jnp.where(keep, xlogy(p, q), 0), axis=-1)
     bad = jnp.any(keep & ((p < 0) | (q < 0)), axis=-1)
     return _finish(value, bad, ex)
 
@@ -116,7 +121,7 @@ def entropy(
       <https://doi.org/10.1002/j.1538-7305.1948.tb01338.x>`_, 1948
     """
     p, _, keep, ex = _prepare(p, None, axis, where)
-    value = -jnp.sum(jnp.where(keep, _xlogy(p, p), 0), axis=-1)
+    value = -jnp.sum(jnp.where(keep, xlogy(p, p), 0), axis=-1)
     bad = jnp.any(keep & (p < 0), axis=-1)
     return _finish(value, bad, ex)
 
@@ -155,6 +160,6 @@ def kl_divergence(
       <https://doi.org/10.1214/aoms/1177729694>`_, 1951
     """
     p, q, keep, ex = _prepare(p, q, axis, where)
-    value = jnp.sum(jnp.where(keep, _xlogy(p, p) - _xlogy(p, q), 0), axis=-1)
+    value = jnp.sum(jnp.where(keep, xlogy(p, p) - xlogy(p, q), 0), axis=-1)
     bad = jnp.any(keep & ((p < 0) | (q < 0)), axis=-1)
     return _finish(value, bad, ex)

@@ -30,9 +30,15 @@ from typing import Any
 from crossent_jax._errors import InputValueError
 
 
-def _usable_dir(path: str, flag: str) -> str:
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise InputValueError(f"{flag} {path!r} exists and is not a directory")
+def _usable_dir(path: str, flag: str, shown: str | None = None) -> str:
+    shown = path if shown is None else shown
+    for parent in _parents(path):
+        if os.path.exists(parent) and not os.path.isdir(parent):
+            if parent == shown:
+                raise InputValueError(f"{flag} {shown!r} exists and is not a directory")
+            raise InputValueError(
+                f"{flag} {shown!r} is unusable: {parent!r} exists and is not a directory"
+            )
     try:
         os.makedirs(path, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".crossent-write-test-", dir=path)
@@ -40,8 +46,19 @@ def _usable_dir(path: str, flag: str) -> str:
         os.remove(probe)
     except OSError as e:
         reason = e.strerror or str(e)
-        raise InputValueError(f"{flag} {path!r} is not a writable directory: {reason}") from None
+        raise InputValueError(f"{flag} {shown!r} is not writable: {reason}") from None
     return path
+
+
+def _parents(path: str) -> list[str]:
+    """``path`` and its ancestors, nearest first."""
+    out, p = [], os.path.abspath(path)
+    while True:
+        out.append(p)
+        parent = os.path.dirname(p)
+        if parent == p:
+            return [path] + out[1:]
+        p = parent
 
 
 def prepare_dir(path: str, *, flag: str = "--out", owned: Iterable[str] = ()) -> str:
@@ -84,7 +101,7 @@ def prepare_file(path: str, *, flag: str = "--json") -> str:
     """
     if os.path.isdir(path):
         raise InputValueError(f"{flag} {path!r} is a directory, expected a file path")
-    _usable_dir(os.path.dirname(path) or ".", flag)
+    _usable_dir(os.path.dirname(path) or ".", flag, shown=path)
     return path
 
 

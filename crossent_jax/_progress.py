@@ -21,7 +21,7 @@ class _LineProgress:
         self.total, self.desc, self.unit, self.file = total, desc, unit, file
         self.interval, self.n, self.postfix = interval, 0, ""
         self._start = self._last = time.monotonic()
-        self._closed = False
+        self._closed, self._printed = False, -1
 
     def _line(self) -> str:
         of = f"/{self.total}" if self.total else ""
@@ -33,7 +33,7 @@ class _LineProgress:
         self.n += n
         now = time.monotonic()
         if now - self._last >= self.interval:
-            self._last = now
+            self._last, self._printed = now, self.n
             print(self._line(), file=self.file, flush=True)
 
     def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:  # noqa: ARG002
@@ -45,7 +45,8 @@ class _LineProgress:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            print(self._line(), file=self.file, flush=True)
+            if self._printed != self.n:  # the last state, once
+                print(self._line(), file=self.file, flush=True)
 
     def __enter__(self):
         return self

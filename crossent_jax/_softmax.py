@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from crossent_jax import _classes as c
+from crossent_jax import _rowstats as rs
 from crossent_jax import _validation as v
 from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax._reduction import reduce_loss
@@ -133,6 +137,7 @@ def softmax_cross_entropy(
     labels = v.float_array(labels, "labels")
     v.check_same_shape(logits.shape, labels.shape, "logits", "labels")
     axes = v.normalize_axes(axis, logits.ndim, "logits", logits.shape)
+    c.check_classes(logits.shape, axes)
     c.check_options(
         label_smoothing=label_smoothing,
         z_loss=z_loss,
@@ -142,23 +147,20 @@ def softmax_cross_entropy(
     class_mask, example_mask = c.split_where(where, logits.shape, axes)
 
     dt = v.compute_dtype(logits.dtype, labels.dtype)
-    x = c.apply_class_mask(c.softcap(c.to_last(logits, axes).astype(dt), logit_softcap), class_mask)
+    x = c.softcap(c.to_last(logits, axes).astype(dt), logit_softcap)
     t = c.to_last(labels, axes).astype(dt)
-    valid = x > -jnp.inf  # classes in the softmax: not masked, not −inf
-    if not v.static_zero(label_smoothing):
-        t = _smooth(t, label_smoothing, valid)
-    lse, empty = c.logsumexp(x)
-    # Double `where`: log q is replaced by 0 on invalid classes *before* the multiply, so
-    # 0·(−inf) never happens in values, in reverse mode or in forward mode. Label mass on
-    # an invalid class gives +inf (p > 0 where q = 0).
-    logq = jnp.where(valid, x - lse[..., None], 0)
-    term = jnp.where(valid, t * logq, jnp.where(t > 0, -jnp.inf, 0))
-    loss = -jnp.sum(term, axis=-1)
-    if not v.static_zero(z_loss):
-        loss = loss + z_loss * jnp.where(empty, 0, lse) ** 2
-    loss = jnp.where(jnp.any(t < 0, axis=-1), jnp.nan, loss)
-    loss = c.nan_if_bad_option(loss, label_smoothing)
-    return reduce_loss(loss, counted=example_mask, reduction=reduction)
+    smoothing = not v.static_zero(label_smoothing)
+    stats = rs.soft_row_stats(x, t, class_mask, uniform=smoothing)
+    loss = rs.row_loss(
+        stats,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        smoothing=smoothing,
+        zloss=not v.static_zero(z_loss),
+    )
+    loss = c.nan_if_bad_option(loss, label_smoothing, z_loss=z_loss, logit_softcap=logit_softcap)
+    counted = c.counted_rows(example_mask, stats.n, class_mask)
+    return reduce_loss(loss, counted=counted, reduction=reduction)
 
 
 def softmax_cross_entropy_with_integer_labels(
@@ -227,6 +229,7 @@ def softmax_cross_entropy_with_integer_labels(
     logits = v.float_array(logits, "logits")
     labels = v.int_array(labels, "labels")
     axes = v.normalize_axes(axis, logits.ndim, "logits", logits.shape)
+    num_classes = c.check_classes(logits.shape, axes)
     bshape = c.batch_shape(logits.shape, axes)
     if tuple(labels.shape) != bshape:
         raise InputValueError(
@@ -240,14 +243,13 @@ def softmax_cross_entropy_with_integer_labels(
         reduction=reduction,
     )
     if ignore_index is not None and (
-        isinstance(ignore_index, bool) or not isinstance(ignore_index, int)
+        isinstance(ignore_index, (bool, np.bool_)) or not isinstance(ignore_index, numbers.Integral)
     ):
         raise InputTypeError(f"ignore_index must be an int or None, got {ignore_index!r}")
     class_mask, example_mask = c.split_where(where, logits.shape, axes)
 
     dt = v.compute_dtype(logits.dtype)
-    z = c.to_last(logits, axes).astype(dt)
-    num_classes = z.shape[-1]
+    x = c.softcap(c.to_last(logits, axes).astype(dt), logit_softcap)
     w = None
     if class_weights is not None:
         w = v.float_array(class_weights, "class_weights")
@@ -258,38 +260,26 @@ def softmax_cross_entropy_with_integer_labels(
             )
         w = w.astype(dt)
 
-    x = c.apply_class_mask(c.softcap(z, logit_softcap), class_mask)  # −inf = masked class
-    lse, empty = c.logsumexp(x)
-    lse_safe = jnp.where(empty, 0, lse)
     in_range = (labels >= 0) & (labels < num_classes)
-    safe = jnp.where(in_range, labels, 0)[..., None]
-    x_label = jnp.take_along_axis(x, safe, axis=-1)[..., 0]
-    label_ok = x_label > -jnp.inf  # False for a masked / −inf label class and empty rows
-    # Double `where` keeps every branch finite, so gradients never see inf − inf.
-    nll = lse_safe - jnp.where(label_ok, x_label, 0)  # −log softmax(x)[label]
-    w_label = None if w is None else jnp.take(w, safe[..., 0])
-    loss = nll if w is None else w_label * nll
+    safe = jnp.where(in_range, labels, 0)
     smoothing = not v.static_zero(label_smoothing)
-    if smoothing:
-        # The uniform part Σ_valid w_k (lse − x_k) / K_valid as row reductions: no one-hot,
-        # no [batch, K] temporary (XLA fuses the elementwise `where`s into the reductions).
-        w_row = None if w is None else w.reshape((1,) * (x.ndim - 1) + (num_classes,))
-        wx_sum, w_sum, k_valid = c.masked_row_sums(x, w_row)
-        k_valid = jnp.maximum(k_valid, 1)
-        uniform = (lse_safe * w_sum - wx_sum) / k_valid
-        loss = (1 - label_smoothing) * loss + label_smoothing * uniform
-    if not v.static_zero(z_loss):
-        loss = loss + z_loss * lse_safe**2 * (1 if w is None else w_label)
-    # Target mass on a class of probability 0: +inf (with α = 1 the label itself has no
-    # mass, unless the whole row is masked).
-    impossible = ~label_ok if not smoothing else ~label_ok & (empty | (label_smoothing < 1))
-    loss = jnp.where(impossible, jnp.inf, loss)
+    w_row = None if w is None else w.reshape((1,) * (x.ndim - 1) + (num_classes,))
+    stats = rs.integer_row_stats(x, safe, class_mask, w_row, uniform=smoothing)
+    w_label = None if w is None else jnp.take(w, safe)
+    loss = rs.row_loss(
+        stats,
+        label_smoothing=label_smoothing,
+        z_loss=z_loss,
+        w_label=w_label,
+        smoothing=smoothing,
+        zloss=not v.static_zero(z_loss),
+    )
     loss = jnp.where(in_range, loss, jnp.nan)
     if w is not None:  # a negative class weight would make a plausible-looking loss
         loss = jnp.where(jnp.any(w < 0), jnp.nan, loss)
-    loss = c.nan_if_bad_option(loss, label_smoothing)
+    loss = c.nan_if_bad_option(loss, label_smoothing, z_loss=z_loss, logit_softcap=logit_softcap)
 
-    counted = example_mask
+    counted = c.counted_rows(example_mask, stats.n, class_mask)
     if ignore_index is not None:
         keep = labels != ignore_index
         counted = keep if counted is None else counted & keep

@@ -152,22 +152,26 @@ def test_large_input_uses_random_directions_and_catches_bug():
         (dict(modes=()), "modes must be a non-empty subset"),
         (dict(order=3), "order must be 1 or 2, got 3"),
         (dict(argnums=2), "argnums=2 is out of range for 2 positional args"),
-        (dict(argnums=True), "argnums must be an int, got True"),
+
         (dict(dtypes=("float8",)), "dtype must be one of .*got 'float8'"),
         (dict(dtypes=()), "dtypes must name at least one dtype"),
         (dict(modes=("rev",), analytic=lambda z, t: z[0]), r"analytic must return the gradient shaped like args\[0\] \(2, 4\), got shape \(4,\)"),
     ],
-    ids=["fwd-on-custom-vjp", "bad-mode", "no-mode", "order", "argnums-range", "argnums-bool", "dtype", "no-dtypes", "analytic-shape"],
+    ids=["fwd-on-custom-vjp", "bad-mode", "no-mode", "order", "argnums-range", "dtype", "no-dtypes", "analytic-shape"],
 )
 def test_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         check_gradient(_with_backward(_true_grad), Z, T, **kwargs)
 
 
-def test_non_floating_argument_and_output_errors():
-    with pytest.raises(ValueError, match=r"args\[1\] must be a floating-point array.*int"):
+def test_wrong_types_are_type_errors():
+    with pytest.raises(TypeError, match="argnums must be an int, got True"):
+        check_gradient(_with_backward(_true_grad), Z, T, argnums=True)
+    with pytest.raises(TypeError, match="modes must be a string or a sequence of strings, got 3"):
+        check_gradient(_with_backward(_true_grad), Z, T, modes=3)
+    with pytest.raises(TypeError, match=r"args\[1\] must be a floating-point array.*int"):
         check_gradient(cj.softmax_cross_entropy_with_integer_labels, Z, jnp.array([0, 1]), argnums=1)
-    with pytest.raises(ValueError, match="fn must return a floating-point array, got dtype int"):
+    with pytest.raises(TypeError, match="fn must return a floating-point array, got dtype int"):
         check_gradient(lambda z: jnp.argmax(z, axis=-1), Z)
 
 
@@ -195,7 +199,7 @@ def test_one_percent_bug_caught_in_float32_with_many_entries():
 
 
 def test_tuple_output_is_a_clear_error():
-    with pytest.raises(ValueError, match="fn must return a single array.*got a tuple"):
+    with pytest.raises(TypeError, match="fn must return a single array.*got a tuple"):
         check_gradient(lambda z: (jnp.sum(z), jnp.sum(z**2)), Z)
 
 
@@ -238,10 +242,16 @@ def test_scalar_output_backward_ignoring_the_cotangent_sign_is_caught():
 
 def test_error_ratio_and_tolerances():
     tol = tl.Tolerance(rtol=1e-2, atol=0.0)
-    assert tl.error_ratio(np.array([1.0, 2.0]), np.array([1.0, 2.0]), tol) == (0.0, 0.0)
-    err, ratio = tl.error_ratio(np.array([1.0, 2.04]), np.array([1.0, 2.0]), tol)
-    assert err == pytest.approx(0.04) and ratio == pytest.approx(2.0)
-    assert tl.error_ratio(np.array([np.nan]), np.array([1.0]), tol)[1] == np.inf
+    assert tl.error_ratio(np.array([1.0, 2.0]), np.array([1.0, 2.0]), tol) == (0.0, 0.0, "")
+    err, ratio, note = tl.error_ratio(np.array([1.0, 2.04]), np.array([1.0, 2.0]), tol)
+    assert err == pytest.approx(0.04) and ratio == pytest.approx(2.0) and note == ""
+    assert tl.error_ratio(np.array([np.nan]), np.array([1.0]), tol).ratio == np.inf
+    # NaN is never a match (issue 9.9) — not against NaN, and equal infinities neither —
+    # unless the caller allows non-finite values explicitly
+    for x in (np.nan, np.inf):
+        c = tl.error_ratio(np.array([0.5, x]), np.array([0.5, x]), tol)
+        assert c.ratio == np.inf and f"is {x:g} where the reference is {x:g} (index (1,))" in c.note
+        assert tl.error_ratio(np.array([x]), np.array([x]), tol, allow_nonfinite=True) == (0.0, 0.0, "")
     # tolerances scale with precision and a 1 % error exceeds every float32/float64 rtol
     assert tl.TOLERANCES["float64"].rtol < tl.TOLERANCES["float32"].rtol < 1e-2
     assert tl.TOLERANCES["bfloat16"].rtol == 2.0**-7
@@ -253,3 +263,96 @@ def test_finite_differences_are_fourth_order():
     # d/dx exp at 0 along 1 is 1; Richardson error ~ h⁴/30·f⁽⁵⁾
     d = fd.directional_derivatives(jnp.exp, jnp.zeros(1), jnp.ones((1, 1)), 1e-2)
     assert abs(float(d[0, 0]) - 1.0) < 1e-9
+
+
+# ----------------------------------------------------------------------- issue 9, items 9–11
+def test_nan_is_never_a_match():
+    # sqrt(−1) = NaN and its derivative is NaN: both "agree", but nothing was verified.
+    res = check_gradient(jnp.sqrt, jnp.array([-1.0, 4.0]))
+    assert not res.passed
+    value = [m for m in res.measurements if m.what == "finite_value"]
+    assert value and "fn(x) is nan at output index (0,)" in value[0].note
+    assert all("nan" in m.note for m in res.failures)
+    # at a point where sqrt is finite the same call passes: the failure is the NaN, not sqrt
+    assert check_gradient(jnp.sqrt, jnp.array([1.0, 4.0])).passed
+    # asked for explicitly, NaN against NaN is accepted
+    assert check_gradient(jnp.sqrt, jnp.array([-1.0, 4.0]), allow_nonfinite=True).passed
+
+
+def test_nan_backward_pass_fails_with_a_reason():
+    @jax.custom_vjp
+    def f(z):
+        return jnp.sum(z**2, axis=-1)
+
+    f.defvjp(lambda z: (f(z), z), lambda z, g: (jnp.where(z > 1, jnp.nan, 2 * z) * g[..., None],))
+    res = check_gradient(f, Z, modes=("rev",), order=1)
+    assert not res.passed and any("autodiff is nan" in m.note for m in res.failures)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_huge_example_does_not_hide_a_bug_in_another(dtype):
+    # Issue 9.10: per-example losses where example 0 is scaled by 1e8; a 1% backward bug in
+    # example 1 must be compared at example 1's own scale (a global atol·max|ref| of
+    # 1e-9·1e8 = 0.1 used to swallow it).
+    scale = jnp.array([1e8, 1.0])
+
+    def value(z, t):
+        return scale * _ce_value(z, t)
+
+    def make(bug):
+        @jax.custom_vjp
+        def f(z, t):
+            return value(z, t)
+
+        def bwd(res, g):
+            z, t = res
+            factor = jnp.array([1.0, bug])[:, None]
+            return (g * scale)[:, None] * factor * _true_grad(z, t), jnp.zeros_like(t)
+
+        f.defvjp(lambda z, t: (f(z, t), (z, t)), bwd)
+        return f
+
+    assert check_gradient(make(1.0), Z, T, modes=("rev",), order=1, dtypes=(dtype,)).passed
+    bad = check_gradient(make(1.01), Z, T, modes=("rev",), order=1, dtypes=(dtype,))
+    assert not bad.passed
+    assert min(m.ratio for m in bad.failures) > 10  # caught with a margin, not at the edge
+
+
+P_SMALL = jnp.array([[0.998, 1e-3, 5e-4, 5e-4]])
+
+
+def test_finite_differences_near_a_domain_boundary():
+    # Issue 9.11: cross_entropy(p, q) w.r.t. q at q = p with entries down to 5e-4: a fixed
+    # step of 1e-3 leaves the domain (NaN) below 1e-3 and is inaccurate below ~0.02. Steps
+    # scaled to the entry make the correct function pass ...
+    ce_q = lambda q, p: cj.cross_entropy(p, q)  # noqa: E731
+    res = check_gradient(ce_q, P_SMALL, P_SMALL, analytic=lambda q, p: -p / q,
+                         dtypes=("float64", "float32"))
+    assert res.passed, str(res)
+    assert res.fd_schemes == {"central": 8}
+    # ... while a 1% error in the backward pass of the smallest entry still fails
+    @jax.custom_vjp
+    def bad(q, p):
+        return cj.cross_entropy(p, q)
+
+    bad.defvjp(lambda q, p: (bad(q, p), (q, p)),
+               lambda r, g: (g[..., None] * (-r[1] / r[0]).at[..., 3].multiply(1.01), None))
+    wrong = check_gradient(bad, P_SMALL, P_SMALL, modes=("rev",), order=1,
+                           dtypes=("float64", "float32"))
+    assert not wrong.passed and min(m.ratio for m in wrong.failures) > 10
+
+
+def test_one_sided_differences_at_the_edge_of_the_domain():
+    # w.r.t. p at p_1 = 0: p − h < 0 is outside the domain (the loss is NaN there), so the
+    # forward one-sided formula is used along that coordinate, and reported.
+    p0 = P_SMALL.at[0, 1].set(0.0)
+    q = jnp.full((1, 4), 0.25)
+    res = check_gradient(lambda p, q: cj.cross_entropy(p, q), p0, q,
+                         analytic=lambda p, q: -jnp.log(q))
+    assert res.passed, str(res)
+    assert res.fd_schemes == {"central": 3, "forward": 1} and "forward 1" in str(res)
+    # one-sided differences of a function with a kink would be wrong: the error of the
+    # forward formula itself is O(h³) — 2x on [0, ∞) differentiates exactly
+    d = fd.directional_derivatives(lambda x: jnp.sqrt(x) ** 2 + x, jnp.zeros(1),
+                                   jnp.ones((1, 1)), 1e-3)
+    assert abs(float(d[0, 0]) - 2.0) < 1e-9

@@ -62,9 +62,10 @@ def test_report_json_and_markdown_round_trip():
     )
     report = Report(rows, seconds=1.5)
     assert not report.passed and report.failures == rows[1:]
-    data = json.loads(report.to_json())  # strict JSON: inf written as a string
-    assert data["passed"] is False and data["rows"][1]["max_error"] == "inf"
-    assert Report.from_json(report.to_json()) == report
+    data = json.loads(report.to_json())  # strict JSON: a non-finite number is null
+    assert data["passed"] is False and data["rows"][1]["max_error"] is None
+    assert "Infinity" not in report.to_json() and "NaN" not in report.to_json()
+    assert Report.from_json(report.to_json()) == report  # null reads back as inf
     md = report.to_markdown()
     assert md.splitlines()[0] == (
         "| loss | dtype | transform | check | max error | tolerance | ratio | pass |")
@@ -98,16 +99,37 @@ def test_planted_failing_case_fails_report_and_cli(monkeypatch, capsys):
 def test_cli_passes_prints_table_and_writes_json(tmp_path, capsys, monkeypatch):
     path = tmp_path / "sub" / "verify.json"
     monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/nonexistent")  # restored after the test
+    x64_before = jax.config.jax_enable_x64
+    seen = {}
+
+    def spy(**kwargs):  # what the run itself sees
+        seen["xla_flags"] = os.environ["XLA_FLAGS"]
+        return verify_all(**kwargs)
+
+    monkeypatch.setattr("crossent_jax.verify.verify_all", spy)
     code = cli.main(["verify", "--loss", "entropy", "--dtype", "bfloat16", "--json", str(path),
                      "--fast-compile"])
-    # --fast-compile appends its flags (effective only if the command starts the backend)
-    assert os.environ["XLA_FLAGS"].startswith("--xla_dump_to=/nonexistent ")
-    assert "--xla_backend_optimization_level=0" in os.environ["XLA_FLAGS"]
     out = capsys.readouterr().out
     assert code == 0, out
+    # --fast-compile appends its flags for the run only: the process's settings are restored
+    assert seen["xla_flags"].startswith("--xla_dump_to=/nonexistent ")
+    assert "--xla_backend_optimization_level=0" in seen["xla_flags"]
+    assert os.environ["XLA_FLAGS"] == "--xla_dump_to=/nonexistent"
+    assert jax.config.jax_enable_x64 == x64_before
     assert "| entropy[p] | bfloat16 | eager | analytic |" in out
     assert "rows passed (1 losses, dtypes bfloat16)" in out and out.rstrip().endswith("PASSED")
-    assert json.loads(path.read_text())["passed"] is True
+    data = json.loads(path.read_text())
+    assert data["passed"] is True and data["meta"]["jax"] == jax.__version__
+    assert Report.from_json(path.read_text()).passed
+
+
+def test_cli_refuses_an_unusable_json_path_before_running(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("crossent_jax.verify.verify_all", lambda **kw: pytest.fail("ran"))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert cli.main(["verify", "--json", str(blocker / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("crossent verify: error: --json") and "a_file' exists and is not a directory" in err
 
 
 @pytest.mark.parametrize(

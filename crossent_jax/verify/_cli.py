@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 
+from crossent_jax._outputs import prepare_file, write_json
+
 DTYPES = ("float64", "float32", "bfloat16")
 
 
@@ -46,24 +48,28 @@ FAST_COMPILE_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expe
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.fast_compile:  # read when the backend starts, i.e. at the first computation
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {FAST_COMPILE_FLAGS}"
-    import jax
-
-    jax.config.update("jax_enable_x64", True)  # the float64 reference needs it
+    if args.json:
+        prepare_file(args.json, flag="--json")  # a bad path fails now, not after the run
     from crossent_jax.verify import Report, verify_all
 
-    report = verify_all(
-        dtypes=tuple(args.dtype or DTYPES), seed=args.seed, losses=args.loss, progress=True
-    )
+    # verify_all enables float64 only inside itself; XLA_FLAGS is read when the backend
+    # starts and restored afterwards, so neither setting outlives this command.
+    saved = os.environ.get("XLA_FLAGS")
+    if args.fast_compile:
+        os.environ["XLA_FLAGS"] = f"{saved or ''} {FAST_COMPILE_FLAGS}".strip()
+    try:
+        report = verify_all(
+            dtypes=tuple(args.dtype or DTYPES), seed=args.seed, losses=args.loss, progress=True
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("XLA_FLAGS", None)
+        else:
+            os.environ["XLA_FLAGS"] = saved
     shown = report if not args.failures_only else Report(report.failures, report.seconds)
     print(shown.to_markdown() if shown.rows else report.summary)
     if args.json:
-        directory = os.path.dirname(args.json)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        with open(args.json, "w") as f:
-            f.write(report.to_json())
+        write_json(args.json, report.to_dict())
         print(f"wrote {args.json}")
     print("PASSED" if report.passed else f"FAILED: {len(report.failures)} rows")
     return 0 if report.passed else 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+
+from crossent_jax._outputs import jsonable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,29 +74,24 @@ class Report:
             )
         return "\n".join(lines) + f"\n\n{self.summary}\n"
 
+    def to_dict(self) -> dict:
+        """``{"passed", "summary", "seconds", "rows": [...]}`` (rows as dicts)."""
+        return {"passed": self.passed, "summary": self.summary, "seconds": self.seconds,
+                "rows": [dataclasses.asdict(r) for r in self.rows]}
+
     def to_json(self) -> str:
-        """JSON text: ``{"passed", "summary", "seconds", "rows": [...]}``; non-finite
-        numbers are written as strings (``"inf"``, ``"nan"``) so the file is strict JSON."""
-        rows = [
-            {k: (_num(v) if isinstance(v, float) else v) for k, v in dataclasses.asdict(r).items()}
-            for r in self.rows
-        ]
-        return json.dumps(
-            {"passed": self.passed, "summary": self.summary, "seconds": self.seconds,
-             "rows": rows},
-            indent=1,
-        )
+        """Strict JSON text of :meth:`to_dict`; a non-finite number (the ratio of a row that
+        failed on a NaN) is written as ``null``, the kit's one convention."""
+        return json.dumps(jsonable(self.to_dict()), indent=1, allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str) -> Report:
+        """Read :meth:`to_json` (or a file written by ``crossent verify --json``, whose extra
+        ``"meta"`` record is ignored); ``null`` numbers come back as ``inf``."""
         data = json.loads(text)
         rows = []
         for d in data["rows"]:
             for k in ("max_error", "rtol", "atol", "ratio"):
-                d[k] = float(d[k])
+                d[k] = float("inf") if d[k] is None else float(d[k])
             rows.append(Row(**d))
         return cls(tuple(rows), float(data["seconds"]))
-
-
-def _num(x: float):
-    return x if math.isfinite(x) else str(x)

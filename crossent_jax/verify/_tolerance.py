@@ -44,6 +44,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np
@@ -82,14 +83,18 @@ FD_TOLERANCES: dict[str, Tolerance] = {
 FLOAT_DTYPES = tuple(TOLERANCES)
 
 
-def fd_noise(fd_dtype, values, step: float) -> float:
-    """Absolute rounding noise of a central difference: ``100·u·max|f|/h``, with ``u`` the
-    unit roundoff of the evaluation dtype. It matters only where the derivative itself is
-    ~0 (e.g. the Hessian of a loss that is linear in the labels)."""
+def fd_noise(fd_dtype, values, steps=1.0) -> np.ndarray:
+    """Absolute rounding noise of finite differences of ``values``: ``100·u·|f|/h`` with ``u``
+    the unit roundoff of the evaluation dtype, entry by entry (non-finite entries count as
+    0), divided by each direction's step: shape ``[m, *values.shape]`` for an array of
+    ``m`` steps. Reduce it the way the compared quantities are grouped (the noise of one
+    output never excuses the error of another). It matters only where the derivative itself
+    is ~0 (e.g. the Hessian of a loss that is linear in the labels)."""
     v = np.abs(np.asarray(values, np.float64))
-    v = v[np.isfinite(v)]
-    fmax = float(v.max()) if v.size else 0.0
-    return 100 * float(jnp.finfo(dtype_name(fd_dtype)).eps) / 2 * fmax / step
+    v = np.where(np.isfinite(v), v, 0.0)
+    base = 100 * float(jnp.finfo(dtype_name(fd_dtype)).eps) / 2 * v
+    steps = np.asarray(steps, np.float64)
+    return base / steps.reshape(steps.shape + (1,) * v.ndim)
 
 
 def dtype_name(dtype) -> str:
@@ -124,27 +129,56 @@ def tolerance(dtype, fd_dtype=None, *, rtol=None, atol=None) -> Tolerance:
     )
 
 
-def error_ratio(a, b, tol: Tolerance, scale=None, floor: float = 0.0) -> tuple[float, float]:
-    """``(max |a − b|, max |a − b| / allowed)``: the comparison passes when the ratio ≤ 1.
+class Comparison(NamedTuple):
+    """The outcome of :func:`error_ratio`: largest absolute error, largest error / allowed
+    error (``≤ 1`` passes), and a note saying why it failed when the numbers alone do not."""
 
-    ``scale`` is the per-entry magnitude for ``rtol`` (default ``|b|``); ``floor`` an
-    absolute error always allowed (the rounding noise of finite differences). Non-finite values
-    in ``a`` where ``b`` is finite give an infinite ratio; entries where both are equal
-    (including equal infinities) count as exact.
+    max_error: float
+    ratio: float
+    note: str = ""
+
+
+def error_ratio(
+    a, b, tol: Tolerance, scale=None, floor=0.0, *, ref_axes=None, allow_nonfinite: bool = False,
+    names: tuple[str, str] = ("autodiff", "reference"),
+) -> Comparison:
+    """Compare ``a`` with the reference ``b`` entry by entry: the comparison passes when the
+    returned ratio ≤ 1 (and the note is empty).
+
+    ``allowed = atol·max|b| + rtol·scale`` per entry, at least ``floor`` (the rounding noise
+    of finite differences; an array broadcasting against ``a``). ``max|b|`` is taken over
+    ``ref_axes`` (None: the whole array), so an output of size 1e8 does not set the scale of
+    its neighbours. ``scale`` defaults to ``|b|``.
+
+    **NaN is never a match.** An entry where ``a`` or ``b`` is not finite fails, with a note
+    naming the first one — unless ``allow_nonfinite`` is True, and then equal infinities (or
+    two NaNs) match.
 
     >>> error_ratio(np.array([1.0, 2.02]), np.array([1.0, 2.0]), Tolerance(1e-2, 0.0))
-    (0.02..., 1.0...)
+    Comparison(max_error=0.02..., ratio=1.0..., note='')
+    >>> error_ratio(np.array([np.nan]), np.array([np.nan]), Tolerance(1e-2, 0.0)).note
+    'autodiff is nan where the reference is nan (index (0,))'
     """
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
-    same = (a == b) | (np.isnan(a) & np.isnan(b))
-    diff = np.where(same, 0.0, np.abs(a - b))
-    diff = np.where(np.isnan(diff), np.inf, diff)
-    finite_b = np.abs(b[np.isfinite(b)])
-    ref = float(finite_b.max()) if finite_b.size else 0.0
-    s = np.abs(b) if scale is None else np.asarray(scale, np.float64)
+    a, b = np.broadcast_arrays(a, b)
+    if a.size == 0:
+        return Comparison(0.0, 0.0)
+    nonfinite = ~(np.isfinite(a) & np.isfinite(b))
+    if allow_nonfinite:
+        nonfinite &= ~((a == b) | (np.isnan(a) & np.isnan(b)))
+    note = ""
+    if np.any(nonfinite):
+        idx = tuple(int(i) for i in np.argwhere(nonfinite)[0])
+        note = f"{names[0]} is {a[idx]:g} where the {names[1]} is {b[idx]:g} (index {idx})"
+    both = np.isfinite(a) & np.isfinite(b)
+    diff = np.where(both, np.abs(np.where(both, a, 0) - np.where(both, b, 0)), 0.0)
+    bb = np.where(np.isfinite(b), np.abs(b), 0.0)
+    ref = bb.max(axis=ref_axes, keepdims=True) if ref_axes is not None else bb.max()
+    s = np.abs(b) if scale is None else np.broadcast_to(np.asarray(scale, np.float64), b.shape)
     allowed = tol.atol * ref + tol.rtol * np.where(np.isfinite(s), s, 0.0)
-    allowed = np.maximum(allowed, max(floor, np.finfo(np.float64).tiny))
-    if diff.size == 0:
-        return 0.0, 0.0
-    return float(diff.max()), float((diff / allowed).max())
+    allowed = np.maximum(allowed, np.maximum(floor, np.finfo(np.float64).tiny))
+    ratio = float((diff / allowed).max())
+    if note:
+        ratio = float("inf")
+    return Comparison(float(diff.max()), ratio, note)
