@@ -59,16 +59,20 @@ def sigmoid_binary_cross_entropy(
         \ell(x, t) = -\big[\, w_+\, \tilde t \log \sigma(x) + (1 - \tilde t) \log \sigma(-x) \big],
         \qquad \tilde t = (1-\alpha)\, t + \alpha / 2
 
-    computed with ``log_sigmoid`` so it is finite and accurate for logits of any size. The
-    gradient is :math:`\sigma(x)(1 - \tilde t + w_+ \tilde t) - w_+ \tilde t`, i.e.
-    :math:`\sigma(x) - \tilde t` without ``pos_weight``.
+    computed as ``w₊·t̃·softplus(−x) + (1 − t̃)·softplus(x)``, accurate for logits of any
+    size and exact at ``x = ±inf``: a certain, correct prediction costs 0 and a certain,
+    wrong one ``+inf``. The gradient is
+    :math:`\sigma(x)(1 - \tilde t + w_+ \tilde t) - w_+ \tilde t`, i.e.
+    :math:`\sigma(x) - \tilde t` without ``pos_weight`` (finite at ``±inf`` too; there the
+    derivative with respect to the labels, exactly ``∓inf``, is taken as 0).
 
     Args:
       logits: ``[...]`` floating-point logits.
       labels: same shape: targets in ``[0, 1]`` (float, int or bool); outside it, NaN.
       label_smoothing: α in ``[0, 1]``, pulls targets towards 1/2.
-      pos_weight: weight of the positive term, broadcastable to ``labels`` (e.g. ``[C]`` per
-        class), as PyTorch's ``BCEWithLogitsLoss(pos_weight=...)``; None means 1.
+      pos_weight: non-negative weight of the positive term, broadcastable to ``labels``
+        without enlarging them (e.g. ``[C]`` per class), as PyTorch's
+        ``BCEWithLogitsLoss(pos_weight=...)``; None means 1. A negative entry gives NaN.
       reduction: ``"none"`` (element-wise), ``"mean"`` or ``"sum"`` over all elements.
 
     Returns:

@@ -101,13 +101,22 @@ def softmax_cross_entropy(
     (for labels summing to one), times :math:`1 - \tanh^2(z/c)` through the soft-cap; the
     gradient with respect to the labels is :math:`-(1-\alpha)\log\operatorname{softmax}(x)`.
 
-    Classes masked by a class-shaped ``where`` and classes with logit ``-inf`` are out of
-    the softmax; they give finite values and gradients wherever the label has no mass there
-    and ``+inf`` where it has (``p > 0, q = 0``). Negative label entries give NaN.
+    Values are computed from max-shifted logits (``Σ t̃·log s − Σ t̃ (x − m)`` with
+    ``s = Σ exp(x − m)``), so they are exact for the given inputs at any offset.
+
+    **Masked vs impossible.** Classes masked by a class-shaped ``where`` are *sliced out*
+    (optax's convention): the loss equals the loss on ``x[mask]``, ``t[mask]`` — label mass
+    on a masked class is dropped, and a row with no class left gives 0 and is not counted in
+    a mean. A ``-inf`` logit is a class of probability 0: it is out of the softmax too
+    (smoothing does not spread onto it), but label mass there gives ``+inf``
+    (``p > 0, q = 0``); values and gradients stay finite wherever the label has no mass
+    there. The loss is linear in the labels for any real values (no NaN for negative
+    entries); :func:`crossent_jax.checked` validates them. NaN logits give NaN.
 
     Args:
       logits: ``[..., K, ...]`` floating-point logits (any real values, ``-inf`` allowed).
-      labels: same shape as ``logits``: probability vectors along ``axis`` (floating).
+      labels: same shape as ``logits``: probability vectors along ``axis`` (floating; any
+        real values are accepted — the loss is linear in them).
       axis: class axis, or a tuple of axes flattened into one class axis.
       where: boolean class mask broadcastable to ``logits`` (same number of dimensions), or
         boolean example mask of the batch shape (``logits`` without ``axis``).
@@ -194,7 +203,8 @@ def softmax_cross_entropy_with_integer_labels(
     :math:`(1 + 2\zeta\operatorname{lse})\operatorname{softmax}(x) - \tilde t`.
 
     Args:
-      logits: ``[..., K, ...]`` floating-point logits (``-inf`` allowed: masked class).
+      logits: ``[..., K, ...]`` floating-point logits (``-inf`` allowed: a class of
+        probability 0).
       labels: integer ``[*batch]`` class indices, the logits' shape without ``axis``. With a
         tuple ``axis`` the index is into the flattened (row-major) class axes, as in optax.
       axis: class axis or tuple of axes.
@@ -210,7 +220,10 @@ def softmax_cross_entropy_with_integer_labels(
 
     Returns:
       ``[*batch]`` per-example losses, or a scalar. A label outside ``[0, K)`` (and not
-      ``ignore_index``) gives NaN for that example; a label on a masked class gives ``+inf``.
+      ``ignore_index``) gives NaN for that example. A label on a class masked by ``where``
+      is sliced out with its class (no label mass left: only the smoothing part and the
+      z-loss remain, exactly as for the one-hot soft label); a label on a ``-inf`` logit
+      gives ``+inf``. Values are exact at any logit offset (``log s − (x_y − m)``).
 
     Example:
       >>> import jax.numpy as jnp

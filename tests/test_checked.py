@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 import chex
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def test_valid_inputs_give_the_plain_result():
         (cj.softmax_cross_entropy_with_integer_labels, (jnp.zeros((2, 3)), jnp.array([0, 1])),
          {"class_weights": jnp.array([1.0, -2.0, 1.0])}, r"class_weights at index \[1\] is -2"),
         (cj.softmax_cross_entropy, (jnp.zeros((2, 2)), jnp.array([[0.5, 0.5], [1.5, -0.5]])), {},
-         r"labels at index \[1 1\] is -0.5: probabilities must be non-negative"),
+         r"labels at index \[1 1\] is -0.5: probabilities must be finite and non-negative"),
         (cj.softmax_cross_entropy, (jnp.zeros((2, 2)), jnp.array([[0.5, 0.5], [0.5, 0.6]])), {},
          r"sum of labels along axis at index \[1\] is 1.1.*must sum to 1"),
         (cj.softmax_cross_entropy, (jnp.array([[jnp.inf, 0.0]]), jnp.array([[0.5, 0.5]])), {},
@@ -58,10 +59,12 @@ def test_valid_inputs_give_the_plain_result():
 def test_bad_values_raise_with_index_and_value(fn, args, kwargs, match):
     with pytest.raises(checkify.JaxRuntimeError, match=match):
         cj.checked(fn)(*args, **kwargs)
-    # the plain loss does not raise: it returns NaN / inf for the bad example instead
-    # (non-normalised probabilities are the one fault only `checked` reports)
+    # the plain loss does not raise: it returns NaN / inf for the bad example instead —
+    # except for soft labels, in which the loss is linear (any real values are a number;
+    # that they are a distribution is exactly what `checked` verifies), and for
+    # non-normalised probabilities
     out = np.asarray(fn(*args, **kwargs))
-    if "sum" not in match:
+    if "sum" not in match and "probabilities must be finite and non-negative" not in match:
         assert not np.all(np.isfinite(out))
 
 
@@ -80,3 +83,60 @@ def test_unknown_function_is_rejected():
 def test_static_errors_still_raise_normally():
     with pytest.raises(ValueError, match="reduction must be one of"):
         cj.checked(cj.softmax_cross_entropy)(jnp.zeros((1, 2)), jnp.ones((1, 2)) / 2, reduction="x")
+
+
+# ---------------------------------------------------------------- issue 9, item 8
+ICE, CE = cj.softmax_cross_entropy_with_integer_labels, cj.softmax_cross_entropy
+
+
+def test_excluded_rows_are_not_inspected():
+    z = jnp.array([[0.0, 1.0, 2.0], [jnp.nan, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    y = jnp.array([2, -1, 0])
+    ex = jnp.array([True, False, True])  # row 1 (NaN logit, label −1) is excluded
+    got = cj.checked(ICE)(z, y, where=ex, reduction="mean")
+    chex.assert_trees_all_close(got, ICE(z, y, where=ex, reduction="mean"))
+    np.testing.assert_allclose(got, np.mean([np.log(1 + np.e**-1 + np.e**-2),
+                                             np.log(1 + 2 * np.e**-1)]), rtol=1e-14)
+    # the same row excluded by ignore_index
+    got = cj.checked(ICE)(z, jnp.array([2, -100, 0]), ignore_index=-100, reduction="sum")
+    chex.assert_trees_all_close(got, ICE(z, jnp.array([2, -100, 0]), ignore_index=-100,
+                                         reduction="sum"))
+    # soft labels: an all-zero label row of an excluded example is not a distribution error
+    t = jnp.array([[0.0, 0.0, 1.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    chex.assert_trees_all_close(cj.checked(CE)(z, t, where=ex), CE(z, t, where=ex))
+    # ... but the same fault in a counted row is reported, at its index
+    with pytest.raises(checkify.JaxRuntimeError, match=r"logits at index \[1 0\] is nan"):
+        cj.checked(ICE)(z, jnp.array([2, 1, 0]))
+
+
+def test_masked_classes_are_not_inspected():
+    z = jnp.array([[0.0, jnp.nan, 2.0]])
+    keep = jnp.array([[True, False, True]])
+    chex.assert_trees_all_close(cj.checked(ICE)(z, jnp.array([2]), where=keep),
+                                ICE(z, jnp.array([2]), where=keep))
+
+
+def test_array_valued_options_are_traced_and_checked():
+    z = jnp.asarray(np.random.default_rng(0).normal(size=(2, 3)))
+    y = jnp.array([0, 2])
+    f = cj.checked(ICE)
+    got = f(z, y, label_smoothing=jnp.asarray(0.1), z_loss=jnp.asarray(1e-2),
+            logit_softcap=jnp.asarray(3.0))
+    chex.assert_trees_all_close(got, ICE(z, y, label_smoothing=0.1, z_loss=1e-2, logit_softcap=3.0))
+    for kwargs, match in (
+        ({"label_smoothing": jnp.asarray(1.5)}, r"label_smoothing at index \[\] is 1.5: must lie in \[0, 1\]"),
+        ({"z_loss": jnp.asarray(-0.1)}, r"z_loss at index \[\] is -0.1: must be non-negative"),
+        ({"logit_softcap": jnp.asarray(0.0)}, r"logit_softcap at index \[\] is 0.0: must be positive"),
+    ):
+        with pytest.raises(checkify.JaxRuntimeError, match=match):
+            f(z, y, **kwargs)
+        # what the plain loss gives for it under jit (eagerly it raises a ValueError)
+        assert np.all(np.isnan(jax.jit(lambda kw: ICE(z, y, **kw))(kwargs)))
+        with pytest.raises(ValueError, match=f"{next(iter(kwargs))} must be in"):
+            ICE(z, y, **kwargs)
+
+
+def test_negative_pos_weight_is_reported():
+    with pytest.raises(checkify.JaxRuntimeError, match=r"pos_weight at index \[1\] is -1.0"):
+        cj.checked(cj.sigmoid_binary_cross_entropy)(
+            jnp.zeros(2), jnp.ones(2), pos_weight=jnp.array([1.0, -1.0]))
