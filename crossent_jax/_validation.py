@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
 
 from crossent_jax._errors import InputTypeError, InputValueError
 
@@ -83,7 +84,9 @@ def compute_dtype(*dtypes) -> np.dtype:
 
 
 def normalize_axes(axis, ndim: int, name: str = "logits", shape=None) -> tuple[int, ...]:
-    """Canonical, sorted-as-given, non-negative axes; ``ValueError`` naming the problem."""
+    """Canonical non-negative axes, in the order given (NumPy's ``normalize_axis_tuple``),
+    with the kit's errors: ``InputTypeError`` for a non-integer axis, ``InputValueError``
+    naming the array's shape for one out of bounds, a repeated or an empty one."""
     if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (numbers.Integral, Sequence)):
         raise InputTypeError(
             f"axis must be an int or a tuple of ints, got {type(axis).__name__} {axis!r}"
@@ -91,18 +94,18 @@ def normalize_axes(axis, ndim: int, name: str = "logits", shape=None) -> tuple[i
     axes = (axis,) if isinstance(axis, numbers.Integral) else tuple(axis)
     if not axes:
         raise InputValueError("axis must name at least one axis, got an empty tuple")
-    out = []
     for a in axes:
         if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Integral):
             raise InputTypeError(f"axis entries must be ints, got {a!r} in axis={axis!r}")
-        if not -ndim <= a < ndim:
-            raise InputValueError(
-                f"axis {a} is out of bounds for {name} with {ndim} dimensions (shape {shape})"
-            )
-        out.append(int(a) % ndim)
-    if len(set(out)) != len(out):
-        raise InputValueError(f"axis contains repeated axes: got axis={axis!r}")
-    return tuple(out)
+    try:
+        return tuple(int(a) for a in normalize_axis_tuple(axes, ndim))
+    except np.exceptions.AxisError:
+        bad = next(a for a in axes if not -ndim <= a < ndim)
+        raise InputValueError(
+            f"axis {bad} is out of bounds for {name} with {ndim} dimensions (shape {shape})"
+        ) from None
+    except ValueError:  # repeated axes
+        raise InputValueError(f"axis contains repeated axes: got axis={axis!r}") from None
 
 
 def check_reduction(reduction) -> str:

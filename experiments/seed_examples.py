@@ -19,6 +19,7 @@ import sys
 
 from crossent_jax import _examples_cli
 
+# the experiment writes the committed results (the CLI defaults to runs/examples/)
 CONFIG = {"json": os.path.join(os.path.dirname(__file__), "results", "seed_examples.json")}
 
 if __name__ == "__main__":

@@ -93,12 +93,14 @@ def age_seed_rows() -> list[dict]:
     r5, r10 = age_example(5.0), age_example(10.0)
     c = age_0336_candidates()
 
-    def rec(quantity, article, kit, call, note=""):
+    def rec(quantity, article, kit, call, note="", formula=""):
         agrees = None if article is None else round(kit, 3) == round(article, 3)
         return {
             "source": "seed 001, formula 1 (age)",
             "quantity": quantity,
+            "formula": formula,
             "article_value": article,
+            "article_decimals": None if article is None else 3,
             "kit_value": float(kit),
             "kit_call": call,
             "agrees_with_article": agrees,
@@ -111,15 +113,20 @@ def age_seed_rows() -> list[dict]:
             "not reproducible: H(p,q) = ½log(2πeσ²) + 12.5/σ² is at least 3.5284 nats "
             "(minimum at σ = 5) and 5.0904 bits for every σ. The article's 0.336 matches "
             f"KL(p‖q) = 12.5/σ² in nats at σ ≈ {c['sigma_kl_nats']:.2f} (or in bits at "
-            f"σ ≈ {c['sigma_kl_bits']:.2f}); it never states σ."),
-        rec("H(p,q), p = N(35, 10), q = N(40, 10)", None, r10["closed_form"], call),
+            f"σ ≈ {c['sigma_kl_bits']:.2f}); it never states σ.",
+            formula="½ log(2πe·5²) + 5²/(2·5²)"),
+        rec("H(p,q), p = N(35, 10), q = N(40, 10)", None, r10["closed_form"], call,
+            formula="½ log(2πe·10²) + 5²/(2·10²)"),
         rec("H(p,q), σ = 5, 100-point grid on [0, 100]", None, r5["grid"],
             "continuous.grid_cross_entropy(p, q, low=0, high=100, num=100)",
             "the article's procedure (Riemann sum, with Δx = 100/99) agrees with the closed "
-            "form to ~1e-11: the grid resolves σ = 5 and [0, 100] holds all but 1e-12 of the mass"),
+            "form to ~1e-11: the grid resolves σ = 5 and [0, 100] holds all but 1e-12 of the mass",
+            formula="−Σ_i p(x_i) log q(x_i) Δx, x_i = 100·i/99"),
         rec("KL(p‖q), σ = 5", None, r5["kl"], "continuous.kl_divergence(p, q)",
-            "= 12.5/σ² nats; H(p,q) = H(p) + KL = 3.0284 + 0.5"),
-        rec("KL(p‖q), σ = 10", None, r10["kl"], "continuous.kl_divergence(p, q)"),
+            "H(p,q) = H(p) + KL = 3.0284 + 0.5", formula="(35 − 40)²/(2·5²)"),
+        rec("KL(p‖q), σ = 10", None, r10["kl"], "continuous.kl_divergence(p, q)",
+            formula="(35 − 40)²/(2·10²)"),
         rec("σ at which KL(p‖q) = 0.336 nats", None, c["sigma_kl_nats"],
-            "sqrt(12.5 / 0.336)", "the only Gaussian-pair reading of 0.336 with an age-like σ"),
+            "sqrt(12.5 / 0.336)", "the only Gaussian-pair reading of 0.336 with an age-like σ",
+            formula="√(12.5/0.336)"),
     ]

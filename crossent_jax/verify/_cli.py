@@ -11,8 +11,6 @@ import os
 
 from crossent_jax._outputs import prepare_file, write_json
 
-DTYPES = ("float64", "float32", "bfloat16")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -51,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         prepare_file(args.json, flag="--json")  # a bad path fails now, not after the run
     from crossent_jax.verify import Report, verify_all
+    from crossent_jax.verify._verify_all import DTYPES
 
     # verify_all enables float64 only inside itself; XLA_FLAGS is read when the backend
     # starts and restored afterwards, so neither setting outlives this command.
