@@ -174,6 +174,42 @@ def write_json(path: str, payload: Mapping[str, Any], *, meta: bool = True) -> s
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(doc, f, indent=2, ensure_ascii=False, allow_nan=False)
             f.write("\n")
+        _chmod_default(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def _chmod_default(path: str) -> None:
+    """Give a temporary file (created 0600) the permissions a plain ``open`` would."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def save_figure(fig, path: str, *, dpi: int = 110) -> str:
+    """Save a Matplotlib figure as a palette PNG (≤ 256 colours: plots stay a few tens of
+    KB, so committed results stay small), atomically. Closes the figure. Returns ``path``."""
+    import io
+
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    plt.close(fig)
+    buf.seek(0)
+    img = Image.open(buf).convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
+    os.close(fd)
+    try:
+        img.save(tmp, format="PNG", optimize=True)
+        _chmod_default(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
