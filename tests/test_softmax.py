@@ -493,3 +493,28 @@ def test_bf16_scalar_label_smoothing_is_accepted(fn):
     got = fn(x, jnp.array(0.5, jnp.bfloat16))
     want = fn(x.astype(jnp.float32), 0.5)  # 0.5 is exact in bf16
     chex.assert_trees_all_close(got, want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn", ["soft", "int"])
+def test_second_order_inside_scan(fn):
+    # jvp(grad(·)) of a lax.scan over the loss (a Hessian-vector product in a training loop):
+    # JAX inlines custom-JVP functions there, so the kernel's fused row sums are a primitive
+    # with their own rules. Must equal the unrolled Python loop, and pass check_grads.
+    z, y, t = (jnp.asarray(a) for a in _data((4, 3, 5), seed=21))
+    opts = dict(label_smoothing=0.1, z_loss=1e-2)
+
+    def one(zi, i):
+        return CE(zi, t[i], **opts).sum() if fn == "soft" else ICE(zi, y[i], **opts).sum()
+
+    def scanned(z):
+        return jax.lax.scan(lambda c, a: (c + one(a[0], a[1]), None), 0.0,
+                            (z, jnp.arange(4)))[0]
+
+    def unrolled(z):
+        return sum(one(z[i], i) for i in range(4))
+
+    v = jnp.ones_like(z)
+    got = jax.jit(lambda z: jax.jvp(jax.grad(scanned), (z,), (v,))[1])(z)
+    want = jax.jit(lambda z: jax.jvp(jax.grad(unrolled), (z,), (v,))[1])(z)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    jax.test_util.check_grads(jax.jit(scanned), (z,), order=2, modes=("fwd", "rev"))
