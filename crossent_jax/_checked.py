@@ -23,7 +23,7 @@ from jax.experimental import checkify
 from crossent_jax import _binary, _discrete, _softmax
 from crossent_jax import _classes as c
 from crossent_jax import _validation as v
-from crossent_jax._errors import InputTypeError
+from crossent_jax._errors import InputTypeError, InputValueError
 
 
 def _first(bad: jax.Array, values: jax.Array):
@@ -42,78 +42,84 @@ def _check(name: str, bad: jax.Array, values, what: str) -> None:
 
 
 def _tol(dtype) -> float:
-    return {8: 1e-9, 4: 1e-5}.get(np.dtype(dtype).itemsize, 1e-2)
+    """Per-class tolerance of a "sums to 1" check: a few ulps of float32 even for float64
+    labels (labels are often a float32 softmax stored in float64), and 1e-2 for 16 bits."""
+    return {8: 1e-6, 4: 1e-5}.get(np.dtype(dtype).itemsize, 1e-2)
 
 
 class _Scope:
     """Which entries the loss uses: ``rows`` (batch-shaped, or None = all) and ``classes``
     (a mask of the full shape, or None = all), resolved as the loss resolves ``where``."""
 
-    def __init__(self, shape, axis, where, name):
+    def __init__(self, shape, axis, where, name, rows=None):
         self.shape = tuple(shape)
         self.axes = v.normalize_axes(axis, len(self.shape), name, self.shape)
-        class_mask, self.rows = c.split_where(where, self.shape, self.axes)
+        self.k = int(np.prod([self.shape[i] for i in self.axes]))
+        class_mask, example_rows = c.split_where(where, self.shape, self.axes)
+        self.rows = _and(example_rows, rows)
         self.classes = None
         if class_mask is not None:
             self.classes = jnp.broadcast_to(jnp.asarray(where), self.shape)
+            # a row with every class sliced out gives 0 and is not counted: not inspected
+            self.rows = _and(self.rows, jnp.any(class_mask, axis=-1))
 
-    def rows_full(self):
-        """The row mask broadcast to the full shape (class axes inserted), or None."""
-        if self.rows is None:
-            return None
-        return jnp.broadcast_to(jnp.expand_dims(self.rows, self.axes), self.shape)
+    def full(self, rows):
+        """A batch-shaped mask broadcast to the full shape (class axes inserted)."""
+        return None if rows is None else jnp.broadcast_to(
+            jnp.expand_dims(rows, self.axes), self.shape)
 
-    def entries(self, extra_rows=None):
+    def entries(self):
         """Entries of the full shape the loss uses (None = all)."""
-        rows = self.rows if extra_rows is None else (
-            extra_rows if self.rows is None else self.rows & extra_rows
-        )
-        out = self.classes
-        if rows is not None:
-            r = jnp.broadcast_to(jnp.expand_dims(rows, self.axes), self.shape)
-            out = r if out is None else out & r
-        return out
+        return _and(self.classes, self.full(self.rows))
 
-    def row_sum(self, x):
-        """Sum over the class axes, in float32 at least."""
+    def row_sum(self, x, where=None):
+        """Sum over the class axes (of the entries in ``where``), in float32 at least."""
         dt = jnp.float64 if x.dtype == jnp.float64 else jnp.float32
+        if where is not None:
+            x = jnp.where(where, x, 0)
         return jnp.sum(c.to_last(x, self.axes).astype(dt), axis=-1)
 
 
-def _used(bad, used):
-    return bad if used is None else bad & used
+def _and(a, b):
+    return b if a is None else (a if b is None else a & b)
 
 
-def _check_logits(logits, used):
-    _check(
-        "logits",
-        _used(jnp.isnan(logits) | jnp.isposinf(logits), used),
-        logits,
-        "logits must not be NaN or +inf (-inf is a class of probability 0)",
-    )
+def _check_logits(logits, used, softcap):
+    # +inf is a bad logit unless a soft-cap maps it to the finite c
+    bad = jnp.isnan(logits) if softcap is not None else jnp.isnan(logits) | jnp.isposinf(logits)
+    what = "logits must not be NaN" + ("" if softcap is not None else
+                                       " or +inf (-inf is a class of probability 0)")
+    _check("logits", _and(bad, used), logits, what)
 
 
-def _check_distribution(name, p, scope: _Scope, used):
-    _check(name, _used(~(p >= 0) | jnp.isinf(p), used), p,
+def _check_distribution(name, p, scope: _Scope):
+    """Entries the loss uses are finite and non-negative; each counted row sums to 1 — over
+    all classes, or (with a class mask) over the kept classes: either way of giving labels
+    for a sliced-out problem is accepted."""
+    used = scope.entries()
+    _check(name, _and(~(p >= 0) | jnp.isinf(p), used), p,
            "probabilities must be finite and non-negative (and not NaN)")
-    rows = scope.rows
+    tol = _tol(p.dtype) * scope.k
     total = scope.row_sum(p)
-    k = int(np.prod([scope.shape[i] for i in scope.axes]))
-    bad_sum = jnp.abs(total - 1) > _tol(p.dtype) * k
-    _check(
-        f"sum of {name} along axis",
-        bad_sum if rows is None else bad_sum & rows,
-        total,
-        "probability vectors must sum to 1",
-    )
+    ok = jnp.abs(total - 1) <= tol
+    if scope.classes is not None:
+        kept_total = scope.row_sum(p, scope.classes)
+        ok = ok | (jnp.abs(kept_total - 1) <= tol)
+        total = jnp.where(jnp.isfinite(total), total, kept_total)
+    _check(f"sum of {name} along axis", _and(~ok, scope.rows), total,
+           "probability vectors must sum to 1 (over all classes, or over the kept ones)")
+
+
+def _check_weights(name, w):
+    _check(name, ~((w >= 0) & jnp.isfinite(w)), w, f"{name} must be finite and non-negative")
 
 
 def _check_options(a):
     """Traced option values the loss would turn into NaN."""
     for name, ok, what in (
         ("label_smoothing", lambda x: (x >= 0) & (x <= 1), "must lie in [0, 1]"),
-        ("z_loss", lambda x: x >= 0, "must be non-negative"),
-        ("logit_softcap", lambda x: x > 0, "must be positive"),
+        ("z_loss", lambda x: (x >= 0) & jnp.isfinite(x), "must be finite and non-negative"),
+        ("logit_softcap", lambda x: (x > 0) & jnp.isfinite(x), "must be finite and positive"),
     ):
         value = a.get(name)
         if isinstance(value, jax.Array):
@@ -123,26 +129,20 @@ def _check_options(a):
 def _softmax_checks(a):
     logits, labels = a["logits"], a["labels"]
     scope = _Scope(logits.shape, a["axis"], a.get("where"), "logits")
-    used = scope.entries()
-    _check_logits(logits, used)
-    _check_distribution("labels", labels, scope, scope.rows_full())
+    _check_logits(logits, scope.entries(), a.get("logit_softcap"))
+    _check_distribution("labels", labels, scope)
     _check_options(a)
 
 
 def _integer_checks(a):
     logits, labels = a["logits"], a["labels"]
-    scope = _Scope(logits.shape, a["axis"], a.get("where"), "logits")
-    k = int(np.prod([logits.shape[i] for i in scope.axes]))
     counted = None if a["ignore_index"] is None else labels != a["ignore_index"]
-    _check_logits(logits, scope.entries(counted))
-    bad = (labels < 0) | (labels >= k)
-    rows = scope.rows
-    if counted is not None:
-        rows = counted if rows is None else rows & counted
-    _check("labels", _used(bad, rows), labels, f"class labels must lie in [0, {k})")
+    scope = _Scope(logits.shape, a["axis"], a.get("where"), "logits", rows=counted)
+    _check_logits(logits, scope.entries(), a.get("logit_softcap"))
+    bad = (labels < 0) | (labels >= scope.k)
+    _check("labels", _and(bad, scope.rows), labels, f"class labels must lie in [0, {scope.k})")
     if a.get("class_weights") is not None:
-        w = a["class_weights"]
-        _check("class_weights", ~(w >= 0), w, "class weights must be non-negative")
+        _check_weights("class_weights", a["class_weights"])
     _check_options(a)
 
 
@@ -150,8 +150,7 @@ def _sigmoid_checks(a):
     _check("logits", jnp.isnan(a["logits"]), a["logits"], "logits must not be NaN")
     _check_unit("labels", a["labels"])
     if a.get("pos_weight") is not None:
-        pw = a["pos_weight"]
-        _check("pos_weight", ~(pw >= 0), pw, "pos_weight must be non-negative")
+        _check_weights("pos_weight", a["pos_weight"])
     _check_options(a)
 
 
@@ -167,13 +166,9 @@ def _binary_checks(a):
 def _pq_checks(a):
     p = a["p"]
     scope = _Scope(p.shape, a["axis"], a.get("where"), "p")
-    used = scope.entries()
     for name in ("p", "q"):
         if name in a:
-            x = a[name]
-            if used is not None:  # sliced-out terms do not count towards the sum either
-                x = jnp.where(used, x, 0)
-            _check_distribution(name, x, scope, scope.rows_full())
+            _check_distribution(name, a[name], scope)
 
 
 # function -> value checks
@@ -190,12 +185,24 @@ _SPECS = {
 
 #: options that decide shapes or code paths: always static
 _STATIC = frozenset({"axis", "reduction", "ignore_index", "positive_only"})
+#: array arguments: always traced (a Python scalar or tuple given for them becomes an array)
+_ARRAYS = frozenset({"logits", "labels", "where", "class_weights", "pos_weight", "p", "q",
+                     "probs"})
+
+
+def _has_value(a) -> bool:
+    """False for an abstract tracer (inside jit, vmap, scan); True for concrete arrays and
+    for the tracers of eager grad / jvp, which carry their values."""
+    return not isinstance(a, jax.core.Tracer) or a.to_concrete_value() is not None
 
 
 def _is_array(name, value) -> bool:
-    """Arrays are traced arguments; Python scalars, strings, tuples and None are static."""
-    if name in _STATIC:
+    """Arrays are traced arguments; Python scalars, strings, tuples and None are static —
+    except for the array arguments, which are always traced."""
+    if name in _STATIC or value is None:
         return False
+    if name in _ARRAYS:
+        return True
     return isinstance(value, (jax.Array, np.ndarray, np.generic)) or (
         isinstance(value, list) and value and not isinstance(value[0], str)
     )
@@ -273,6 +280,12 @@ def checked(loss_fn):
                 elif isinstance(value, np.generic):
                     value = value.item()
                 static.append((name, value))
+        if not all(map(_has_value, arrays.values())):
+            raise InputValueError(
+                "checked(fn) raises on bad values, so it cannot run inside jax.jit, vmap, "
+                "scan, ...: it is jit-compiled already — call it outside them (eager grad "
+                "and jvp work), or use the plain loss there (bad values give NaN)"
+            )
         err, out = _compiled(base, tuple(static))(arrays)
         err.throw()
         return out

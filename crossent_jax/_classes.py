@@ -64,15 +64,39 @@ def split_where(where, shape, axes):
     )
 
 
-def softcap(z: jax.Array, cap) -> jax.Array:
+def softcap(z: jax.Array, cap, kept=None) -> jax.Array:
     """``cap·tanh(z/cap)`` (Gemma 2 logit soft-capping); identity when ``cap`` is None.
 
-    A ``-inf`` logit stays ``-inf`` (a masked class stays masked; ``cap·tanh(−∞) = −cap``
-    would silently unmask it)."""
+    A ``-inf`` logit stays ``-inf`` (``cap·tanh(−∞) = −cap`` would silently make a class of
+    probability 0 possible). Classes not ``kept`` (sliced out by a class mask) are capped
+    as 0 by a double ``where``, so a NaN there reaches no gradient."""
     if cap is None:
         return z
     cap = jnp.asarray(cap, z.dtype)
-    return jnp.where(jnp.isneginf(z), -jnp.inf, cap * jnp.tanh(z / cap))
+    zero = jnp.zeros((), z.dtype)
+    if kept is not None:
+        z = jnp.where(kept, z, zero)
+    neg = jnp.isneginf(z)  # double `where`: the capped branch never sees −inf (NaN derivatives)
+    return jnp.where(neg, -jnp.inf, _capped(jnp.where(neg, zero, z), cap))
+
+
+@jax.custom_jvp
+def _capped(z, cap):
+    """``cap·tanh(z/cap)``, differentiated through ``sech² = 1/cosh²`` instead of JAX's
+    ``1 − tanh²``: the latter cancels where the cap saturates, which loses most digits of
+    the second derivative in float32 (and the rule, written with differentiable ops, is
+    exact to every order)."""
+    return cap * jnp.tanh(z / cap)
+
+
+@_capped.defjvp
+def _capped_jvp(primals, tangents):
+    z, cap = primals
+    dz, dcap = tangents
+    u = z / cap
+    sech2 = 1 / jnp.cosh(u) ** 2  # cosh overflows to inf far out: sech² → 0, exactly right
+    t = jnp.tanh(u)
+    return cap * t, sech2 * dz + (t - u * sech2) * dcap
 
 
 def check_classes(shape, axes, name: str = "logits") -> int:
@@ -88,16 +112,18 @@ def check_classes(shape, axes, name: str = "logits") -> int:
 
 def check_options(*, label_smoothing, z_loss, logit_softcap, reduction) -> None:
     v.check_number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
-    v.check_number(z_loss, "z_loss", low=0.0)
+    v.check_number(z_loss, "z_loss", low=0.0, finite=True)
     if logit_softcap is not None:
-        v.check_number(logit_softcap, "logit_softcap", low=0.0, low_open=True)
+        v.check_number(logit_softcap, "logit_softcap", low=0.0, low_open=True, finite=True,
+                       hint=" (logit_softcap=None turns soft-capping off)")
     v.check_reduction(reduction)
 
 
 def nan_if_bad_option(loss: jax.Array, label_smoothing=0.0, *, z_loss=0.0, logit_softcap=None):
     """Under ``jit`` an option traced to an invalid value gives NaN, never a number:
-    ``label_smoothing`` outside [0, 1], a negative ``z_loss``, a ``logit_softcap`` ≤ 0 (or
-    NaN). Concrete values were already checked (and raised) by :func:`check_options`."""
+    ``label_smoothing`` outside [0, 1], a negative or infinite ``z_loss``, a
+    ``logit_softcap`` ≤ 0 or infinite (or NaN for any). Concrete values were already checked
+    (and raised) by :func:`check_options`."""
     ok = None
 
     def both(a, b):
@@ -107,9 +133,11 @@ def nan_if_bad_option(loss: jax.Array, label_smoothing=0.0, *, z_loss=0.0, logit
         a = jnp.asarray(label_smoothing)
         ok = both(ok, (a >= 0) & (a <= 1))
     if not v.is_concrete(z_loss):
-        ok = both(ok, jnp.asarray(z_loss) >= 0)
+        z = jnp.asarray(z_loss)
+        ok = both(ok, (z >= 0) & jnp.isfinite(z))
     if logit_softcap is not None and not v.is_concrete(logit_softcap):
-        ok = both(ok, jnp.asarray(logit_softcap) > 0)
+        c = jnp.asarray(logit_softcap)
+        ok = both(ok, (c > 0) & jnp.isfinite(c))
     return loss if ok is None else jnp.where(ok, loss, jnp.nan)
 
 
@@ -120,3 +148,12 @@ def counted_rows(example_mask, kept_count, class_mask) -> jax.Array | None:
         return example_mask
     has = kept_count > 0
     return has if example_mask is None else example_mask & has
+
+
+def keep_rows(x: jax.Array, rows: jax.Array | None, fill=0) -> jax.Array:
+    """``x`` (``[*batch, K]``) with the rows that do not count replaced by ``fill``: a NaN or
+    inf in an excluded example (padding, ``ignore_index``) then reaches neither the value
+    nor the gradient (its cotangent is 0, and 0·NaN would be NaN)."""
+    if rows is None:
+        return x
+    return jnp.where(rows[..., None], x, jnp.asarray(fill, x.dtype))

@@ -24,11 +24,15 @@ def _prepare(p, q, axis, where):
     if class_mask is not None:  # masked terms are sliced out: a NaN there reaches no gradient
         p = jnp.where(keep, p, 0)
         q = None if q is None else jnp.where(keep, q, 1)
+    # excluded examples likewise (their value is 0 and their cotangent 0: 0·NaN would be NaN)
+    p = c.keep_rows(p, example_mask)
+    q = None if q is None else c.keep_rows(q, example_mask, fill=1)
     return p, q, keep, example_mask
 
 
 def xlogy(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``p·log q`` with ``0·log 0 = 0``; ``p > 0, q = 0`` → −inf (``p < 0`` → +inf).
+    """``p·log q`` with ``0·log 0 = 0``; ``p > 0, q = 0`` → −inf (``p < 0`` → +inf, a NaN
+    ``p`` → NaN).
 
     The kit's one ``xlogy`` (the discrete losses and :func:`binary_cross_entropy` use it).
 
@@ -39,7 +43,8 @@ def xlogy(p: jax.Array, q: jax.Array) -> jax.Array:
     """
     q_zero = q == 0
     inner = p * jnp.log(jnp.where(q_zero, 1, q))
-    return jnp.where(q_zero, jnp.where(p == 0, 0, jnp.where(p > 0, -jnp.inf, jnp.inf)), inner)
+    at_zero = jnp.where(p > 0, -jnp.inf, jnp.where(p < 0, jnp.inf, jnp.nan))
+    return jnp.where(q_zero, jnp.where(p == 0, 0, at_zero), inner)
 
 
 def _finish(value, bad, keep_rows):

@@ -5,7 +5,8 @@ Semantics (PyTorch's for weights, with one deliberate difference):
 * ``"none"``: the per-example values (already weighted by the caller) for counted examples
   and exactly ``0`` for the others (``where`` false, ``ignore_index``). Zeroing uses
   ``jnp.where`` *before* any arithmetic, so a NaN or inf in an ignored example never
-  leaks into values or gradients.
+  leaks into the value; the losses also replace an excluded example's *inputs* before
+  computing (``_classes.keep_rows``), so it never leaks into gradients either.
 * ``"sum"``: ``Σ wᵢ lᵢ`` over counted examples.
 * ``"mean"``: ``Σ wᵢ lᵢ / Σ wᵢ`` over counted examples, and ``0.0`` (not NaN, unlike
   PyTorch) when nothing is counted, so a fully padded batch does not poison a training step.

@@ -141,10 +141,12 @@ def _exp_in(xs: jax.Array, in_softmax: jax.Array | None) -> jax.Array:
 
 def _impossible(t: jax.Array, impossible: jax.Array) -> jax.Array:
     """``[*batch, K]`` terms: ``+inf`` / ``−inf`` for label mass of either sign on an
-    impossible class, 0 elsewhere. Built from constants, so no gradient flows through it
-    (the exact derivative w.r.t. such a label entry is infinite)."""
+    impossible class (NaN for a NaN label), 0 elsewhere. Built from constants, so no
+    gradient flows through it (the exact derivative w.r.t. such a label entry is infinite;
+    it is taken as 0)."""
     inf = jnp.asarray(jnp.inf, t.dtype)
-    return jnp.where(impossible & (t != 0), jnp.where(t > 0, inf, -inf), 0)
+    signed = jnp.where(t > 0, inf, jnp.where(t < 0, -inf, jnp.nan))
+    return jnp.where(impossible & (t != 0), signed, 0)
 
 
 def _kept_count(kept: jax.Array | None, x: jax.Array) -> jax.Array:
@@ -306,7 +308,10 @@ def row_loss(
         z_term = z_loss * lse**2
         loss = loss + (z_term if w_label is None else w_label * z_term)
     loss = jnp.where(has, loss, 0)
-    # Label mass on an impossible class (q = 0) is ±inf — unless smoothing took all of it.
-    imp = st.imp if not smoothing else jnp.where(label_smoothing < 1, st.imp, 0)
+    # Label mass on an impossible class (q = 0) is ±inf — unless smoothing took all of it
+    # (a NaN label stays NaN either way).
+    imp = st.imp
+    if smoothing:
+        imp = jnp.where((label_smoothing < 1) | jnp.isnan(imp), imp, 0)
     loss = loss + imp
     return jnp.where(st.n > 0, loss, 0)

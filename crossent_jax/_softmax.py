@@ -53,6 +53,7 @@ def smooth_labels(
     labels = v.float_array(labels, "labels")
     v.check_number(alpha, "alpha", low=0.0, high=1.0)
     axes = v.normalize_axes(axis, labels.ndim, "labels", labels.shape)
+    c.check_classes(labels.shape, axes, "labels")
     class_mask, example_mask = c.split_where(where, labels.shape, axes)
     if example_mask is not None:
         raise InputValueError(
@@ -156,8 +157,9 @@ def softmax_cross_entropy(
     class_mask, example_mask = c.split_where(where, logits.shape, axes)
 
     dt = v.compute_dtype(logits.dtype, labels.dtype)
-    x = c.softcap(c.to_last(logits, axes).astype(dt), logit_softcap)
-    t = c.to_last(labels, axes).astype(dt)
+    z = c.keep_rows(c.to_last(logits, axes).astype(dt), example_mask)
+    x = c.softcap(z, logit_softcap, class_mask)
+    t = c.keep_rows(c.to_last(labels, axes).astype(dt), example_mask)
     smoothing = not v.static_zero(label_smoothing)
     stats = rs.soft_row_stats(x, t, class_mask, uniform=smoothing)
     loss = rs.row_loss(
@@ -262,7 +264,12 @@ def softmax_cross_entropy_with_integer_labels(
     class_mask, example_mask = c.split_where(where, logits.shape, axes)
 
     dt = v.compute_dtype(logits.dtype)
-    x = c.softcap(c.to_last(logits, axes).astype(dt), logit_softcap)
+    counted = example_mask
+    if ignore_index is not None:
+        keep = labels != ignore_index
+        counted = keep if counted is None else counted & keep
+    z = c.keep_rows(c.to_last(logits, axes).astype(dt), counted)
+    x = c.softcap(z, logit_softcap, class_mask)
     w = None
     if class_weights is not None:
         w = v.float_array(class_weights, "class_weights")
@@ -292,8 +299,5 @@ def softmax_cross_entropy_with_integer_labels(
         loss = jnp.where(jnp.any(w < 0), jnp.nan, loss)
     loss = c.nan_if_bad_option(loss, label_smoothing, z_loss=z_loss, logit_softcap=logit_softcap)
 
-    counted = c.counted_rows(example_mask, stats.n, class_mask)
-    if ignore_index is not None:
-        keep = labels != ignore_index
-        counted = keep if counted is None else counted & keep
+    counted = c.counted_rows(counted, stats.n, class_mask)
     return reduce_loss(loss, counted=counted, weight=w_label, reduction=reduction)

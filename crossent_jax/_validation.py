@@ -119,9 +119,11 @@ def is_concrete(x) -> bool:
     return not isinstance(x, jax.core.Tracer)
 
 
-def check_number(value, name: str, *, low=None, high=None, low_open=False) -> None:
+def check_number(value, name: str, *, low=None, high=None, low_open=False, finite=False,
+                 hint: str = "") -> None:
     """Range check for scalar options when the value is concrete (tracers are checked at run
-    time by the loss itself, which returns NaN for an invalid value)."""
+    time by the loss itself, which returns NaN for an invalid value). ``finite`` also
+    refuses ``±inf`` (an infinite weight only makes ``inf·0 = NaN``)."""
     if isinstance(value, (str, bytes, bool)) or value is None:
         raise InputTypeError(f"{name} must be a real number, got {value!r}")
     if not is_concrete(value):
@@ -135,6 +137,8 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False) -> No
         raise InputTypeError(f"{name} must be a real number, got dtype {arr.dtype}")
     v = float(arr)
     ok = not np.isnan(v)
+    if finite and np.isinf(v):
+        raise InputValueError(f"{name} must be finite, got {value!r}{hint}")
     if low is not None:
         ok &= v > low if low_open else v >= low
     if high is not None:

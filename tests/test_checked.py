@@ -133,8 +133,8 @@ def test_array_valued_options_are_traced_and_checked():
     chex.assert_trees_all_close(got, ICE(z, y, label_smoothing=0.1, z_loss=1e-2, logit_softcap=3.0))
     for kwargs, match in (
         ({"label_smoothing": jnp.asarray(1.5)}, r"label_smoothing at index \[\] is 1.5: must lie in \[0, 1\]"),
-        ({"z_loss": jnp.asarray(-0.1)}, r"z_loss at index \[\] is -0.1: must be non-negative"),
-        ({"logit_softcap": jnp.asarray(0.0)}, r"logit_softcap at index \[\] is 0.0: must be positive"),
+        ({"z_loss": jnp.asarray(-0.1)}, r"z_loss at index \[\] is -0.1: must be finite and non-negative"),
+        ({"logit_softcap": jnp.asarray(0.0)}, r"logit_softcap at index \[\] is 0.0: must be finite and positive"),
     ):
         with pytest.raises(checkify.JaxRuntimeError, match=match):
             f(z, y, **kwargs)
@@ -148,3 +148,51 @@ def test_negative_pos_weight_is_reported():
     with pytest.raises(checkify.JaxRuntimeError, match=r"pos_weight at index \[1\] is -1.0"):
         cj.checked(cj.sigmoid_binary_cross_entropy)(
             jnp.zeros(2), jnp.ones(2), pos_weight=jnp.array([1.0, -1.0]))
+
+
+def test_no_false_alarms_for_what_the_loss_handles():
+    # +inf logits under a soft-cap become the cap: valid
+    x = jnp.array([[jnp.inf, 0.0, 1.0], [0.0, 1.0, 2.0]])
+    y = jnp.array([0, 1])
+    chex.assert_trees_all_close(cj.checked(ICE)(x, y, logit_softcap=5.0),
+                                ICE(x, y, logit_softcap=5.0))
+    # soft labels with a class mask: a NaN or extra mass on the masked class is sliced out;
+    # labels normalised over all classes, or over the kept ones, are both accepted
+    x2 = jnp.array([[0.0, 1.0, 2.0]])
+    cm = jnp.array([[True, True, False]])
+    for t in ([[0.5, 0.5, jnp.nan]], [[0.5, 0.5, 0.4]], [[0.25, 0.25, 0.5]]):
+        t = jnp.array(t)
+        chex.assert_trees_all_close(cj.checked(CE)(x2, t, where=cm), CE(x2, t, where=cm))
+    # ... but labels that are a distribution neither way are reported
+    with pytest.raises(checkify.JaxRuntimeError, match=r"sum of labels along axis at index \[0\]"):
+        cj.checked(CE)(x2, jnp.array([[0.25, 0.25, 0.4]]), where=cm)
+    # a row with every class masked (padding) is not inspected
+    cm2 = jnp.array([[False] * 3, [True] * 3])
+    t5 = jnp.array([[0.0, 0.0, 0.0], [0.2, 0.8, 0.0]])
+    chex.assert_trees_all_close(cj.checked(CE)(jnp.zeros((2, 3)), t5, where=cm2, reduction="mean"),
+                                np.log(3), rtol=1e-14)
+    chex.assert_trees_all_close(cj.checked(cj.cross_entropy)(t5, jnp.full((2, 3), 1 / 3), where=cm2),
+                                cj.cross_entropy(t5, jnp.full((2, 3), 1 / 3), where=cm2))
+    # scalar and tuple weights are arrays too
+    chex.assert_trees_all_close(
+        cj.checked(cj.sigmoid_binary_cross_entropy)(jnp.zeros(3), jnp.ones(3), pos_weight=2.0),
+        jnp.full(3, 2 * np.log(2)), rtol=1e-14)
+    chex.assert_trees_all_close(cj.checked(ICE)(jnp.zeros((2, 3)), y, class_weights=(1.0, 2.0, 3.0)),
+                                jnp.array([1.0, 2.0]) * np.log(3), rtol=1e-14)
+
+
+def test_infinite_weights_are_reported():
+    with pytest.raises(checkify.JaxRuntimeError, match=r"class_weights at index \[0\] is inf"):
+        cj.checked(ICE)(jnp.zeros((1, 3)), jnp.array([0]), class_weights=jnp.array([jnp.inf, 1, 1]))
+    with pytest.raises(checkify.JaxRuntimeError, match=r"pos_weight at index \[0\] is inf"):
+        cj.checked(cj.sigmoid_binary_cross_entropy)(jnp.array([0.5]), jnp.array([0.0]),
+                                                    pos_weight=jnp.array([jnp.inf]))
+
+
+def test_inside_jit_is_a_clear_error():
+    f = cj.checked(ICE)
+    with pytest.raises(ValueError, match=r"checked\(fn\) raises on bad values, so it cannot run inside jax.jit"):
+        jax.jit(lambda x: f(x, jnp.array([0])))(jnp.zeros((1, 3)))
+    # eager grad carries values: it works
+    g = jax.grad(lambda x: f(x, jnp.array([0])).sum())(jnp.zeros((1, 3)))
+    np.testing.assert_allclose(g, [[-2 / 3, 1 / 3, 1 / 3]], rtol=1e-14)

@@ -263,3 +263,58 @@ def test_binary_cross_entropy_promotes_with_the_labels_dtype():
     got = cj.binary_cross_entropy(y, t)
     assert got.dtype == jnp.float64
     np.testing.assert_allclose(got, ref.bce(y.astype(np.float64), t), rtol=1e-15)
+
+
+# ------------------------------------------- adversarial review of issue 9 (regressions)
+def test_nan_label_is_nan_even_where_q_is_zero():
+    # NaN·log 0 is NaN (it used to be −inf: read as the best possible loss)
+    assert np.isnan(CE(jnp.array([0.0, 1.0, -jnp.inf]), jnp.array([0.5, 0.5, jnp.nan])))
+    assert np.isnan(cj.cross_entropy(jnp.array([jnp.nan, 1.0]), jnp.array([0.0, 1.0])))
+    assert np.isnan(cj.binary_cross_entropy(jnp.array([0.0]), jnp.array([jnp.nan]),
+                                            positive_only=True)[0])
+    assert np.isnan(CE(jnp.array([[0.0, -jnp.inf]]), jnp.array([[1.0, jnp.nan]]),
+                       label_smoothing=1.0)[0])
+
+
+def test_softcap_with_a_masked_nan_logit_has_a_finite_gradient():
+    z = jnp.array([[jnp.nan, 0.0, 1.0]])
+    keep = jnp.array([[False, True, True]])
+    for loss in (lambda z: ICE(z, jnp.array([1]), where=keep, logit_softcap=3.0).sum(),
+                 lambda z: CE(z, jnp.array([[0.0, 1.0, 0.0]]), where=keep, logit_softcap=3.0).sum()):
+        g = jax.grad(loss)(z)
+        assert g[0, 0] == 0.0 and np.all(np.isfinite(g))
+    # the value is the sliced problem's: c·tanh(x/c) of the kept logits
+    x = 3.0 * np.tanh(np.array([0.0, 1.0]) / 3.0)
+    np.testing.assert_allclose(ICE(z, jnp.array([1]), where=keep, logit_softcap=3.0),
+                               [np.log(np.exp(x).sum()) - x[0]], rtol=1e-14)
+
+
+def test_excluded_rows_leak_nothing_into_gradients():
+    x = jnp.array([[jnp.nan, jnp.inf, 2.0], [0.0, 1.0, 2.0]])
+    want = np.zeros((2, 3))
+    want[1] = ref.softmax(np.array([0.0, 1.0, 2.0])) - np.eye(3)[1]
+    g_ignore = jax.grad(lambda x: ICE(x, jnp.array([-1, 1]), ignore_index=-1,
+                                      reduction="mean"))(x)
+    g_where = jax.grad(lambda x: CE(x, jnp.array([[jnp.nan, 0.0, 1.0], [0.0, 1.0, 0.0]]),
+                                    where=jnp.array([False, True]), reduction="mean"))(x)
+    for g in (g_ignore, g_where):
+        np.testing.assert_allclose(g, want, atol=1e-15)
+    g_ce = jax.grad(lambda p: cj.cross_entropy(p, jnp.full((2, 3), 1 / 3),
+                                               where=jnp.array([False, True])).sum())(x)
+    np.testing.assert_allclose(g_ce, [[0.0] * 3, [np.log(3)] * 3], atol=1e-15)
+
+
+def test_infinite_options_are_refused():
+    x = jnp.zeros((1, 3))
+    y = jnp.array([0])
+    with pytest.raises(ValueError, match=r"logit_softcap must be finite, got inf \(logit_softcap=None"):
+        ICE(x, y, logit_softcap=np.inf)
+    with pytest.raises(ValueError, match="z_loss must be finite, got inf"):
+        CE(x, jnp.ones((1, 3)) / 3, z_loss=np.inf)
+    assert np.all(np.isnan(jax.jit(lambda c: ICE(x, y, logit_softcap=c))(np.inf)))
+    assert np.all(np.isnan(jax.jit(lambda z: ICE(x, y, z_loss=z))(np.inf)))
+
+
+def test_smooth_labels_with_no_classes_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"labels have no classes: the class axis 1 of shape \(3, 0\)"):
+        cj.smooth_labels(jnp.zeros((3, 0)), 0.1)

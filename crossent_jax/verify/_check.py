@@ -52,6 +52,7 @@ class CheckResult:
     fd_dtype: str
     fd_step: float
     num_directions: int
+    #: per dtype checked, how many directions used each finite-difference scheme
     fd_schemes: dict = dataclasses.field(default_factory=dict)
 
     @property
@@ -67,12 +68,15 @@ class CheckResult:
         return tuple(m for m in self.measurements if not m.passed)
 
     def __str__(self) -> str:
-        schemes = ", ".join(f"{k} {v}" for k, v in self.fd_schemes.items())
+        schemes = "; ".join(
+            f"{d}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+            for d, c in self.fd_schemes.items()
+        )
         head = (
             f"check_gradient: {'PASSED' if self.passed else 'FAILED'} "
             f"({len(self.measurements) - len(self.failures)}/{len(self.measurements)} "
-            f"comparisons; finite differences in {self.fd_dtype}, h={self.fd_step:g}·min(1, |x|)"
-            f", {self.num_directions} directions{'; ' + schemes if schemes else ''})"
+            f"comparisons; finite differences in {self.fd_dtype}, steps from h={self.fd_step:g}"
+            f", {self.num_directions} directions{' (' + schemes + ')' if schemes else ''})"
         )
         lines = [head, f"  {'check':<18} {'mode':<5} {'dtype':<9} {'max error':>10} "
                  f"{'rtol':>9} {'atol':>9} {'ratio':>8}  ok"]
@@ -223,28 +227,35 @@ def check_gradient(
         measurements, schemes = [], {}
         for name in names:
             ref, ad = _run(program, plan, name)
-            cmp = _Comparer(plan, name, rtol, atol, allow_nonfinite)
-            cmp.value(ref["f"])
+            cmp = _Comparer(plan, name, ref, rtol, atol, allow_nonfinite)
+            cmp.value()
             if "fwd" in modes:
-                cmp.forward(ad["tan"], ref["fd"], ref["f"], ref.get("analytic"), ref.get("tan"))
+                cmp.forward(ad["tan"])
             if "rev" in modes:
-                cmp.reverse(ad, ref["fd"], ref["f"], ref.get("analytic"), ref["g"])
+                cmp.reverse(ad)
             if order == 2:
-                cmp.hvp(ad["hvp"], ref["fd2"], ref["g1"], ref.get("analytic_hvp"))
+                cmp.hvp(ad["hvp"])
             measurements += cmp.measurements
-            for k, n in fd.scheme_counts(ref["fd_scheme"]).items():
-                schemes[k] = schemes.get(k, 0) + n
+            schemes[name] = fd.scheme_counts(ref["fd_scheme"])
     return CheckResult(tuple(measurements), plan.fd_dtype, plan.step, len(plan.u), schemes)
 
 
-#: reverse mode is checked per group of outputs (one vjp each), so that every output entry is
-#: compared at its own scale; above this many outputs, contiguous outputs share a group
-MAX_OUTPUT_GROUPS = 32
+#: reverse mode is checked per group of output rows (one vjp each), so that every output
+#: row is compared at its own scale; above this many rows, contiguous rows share a group
+MAX_OUTPUT_GROUPS = 256
+#: a finite-difference estimate may be off by this many times its own error estimate
+FD_SAFETY = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
 class _Plan:
-    """Everything fixed before any dtype is checked: shapes, directions, steps, cotangents."""
+    """Everything fixed before any dtype is checked: shapes, directions, steps, cotangents.
+
+    *Rows.* Each output row is compared at its own scale: the last axis of an output with the
+    input's rank (≥ 2: an element-wise function of ``[batch, K]``), else every output entry.
+    For a per-example function (output = input shape, or input shape without its last
+    axis), input row ``i`` belongs to output row ``i``.
+    """
 
     args: tuple
     argnums: int
@@ -253,18 +264,20 @@ class _Plan:
     fd_dtype: str
     step: float
     u: np.ndarray  # [m, *x] directions
-    steps: np.ndarray  # [m] finite-difference step per direction
+    steps: np.ndarray  # [m, C] candidate finite-difference steps per direction
     v: np.ndarray  # [*out] random cotangent
-    groups: np.ndarray  # [G, *out] the cotangent split into output groups (sums to v)
+    groups: np.ndarray  # [G, *out] the cotangent split into groups of output rows (sums to v)
     coordinates: bool  # u is the coordinate basis
-    out_rows: bool  # the output's last axis is a row (element-wise fn), see _plan
+    out_rows: bool  # the output's last axis is a row (element-wise fn of [batch, K])
     separable: bool  # per-example fn: output row i depends on input row i only (by shape)
     dyn: tuple  # indices of the array arguments (traced)
 
     @property
     def row_axes(self):
         """Axes of an x-shaped array over which one example's scale is taken."""
-        return (-1,) if self.separable and len(self.shape) >= 1 else None
+        if not self.separable:
+            return None
+        return (-1,) if len(self.shape) >= 2 else ()
 
 
 def _plan(fn, args, analytic, argnums, names, seed) -> _Plan:
@@ -294,30 +307,28 @@ def _plan(fn, args, analytic, argnums, names, seed) -> _Plan:
     v = np.random.default_rng(seed + 1).standard_normal(out.shape)
     if v.ndim == 0:  # the other cotangent is +1: make this one negative so that a backward
         v = -abs(v)  # pass that ignores the cotangent's sign (|g|) cannot pass
-    # Outputs are compared row by row: an output's last axis is a row when it has the
-    # input's rank (element-wise functions), else every output entry is its own row
-    # (per-example losses). Reverse mode uses one vjp per group of rows.
-    n_out = int(np.prod(out.shape, dtype=np.int64))
-    row_len = out.shape[-1] if out.ndim >= 1 and out.ndim == len(shape) else 1
+    out_shape = tuple(out.shape)
+    out_rows = len(out_shape) >= 2 and len(out_shape) == len(shape)
+    n_out = int(np.prod(out_shape, dtype=np.int64))
+    row_len = out_shape[-1] if out_rows else 1
     n_rows = max(n_out // max(row_len, 1), 1)
     g = min(n_rows, MAX_OUTPUT_GROUPS)
     gid = ((np.arange(n_out) // max(row_len, 1)) * g) // n_rows
-    groups = (np.eye(g)[gid].T * np.reshape(v, -1)[None]).reshape((g, *out.shape))
-    out_shape = tuple(out.shape)
-    separable = len(shape) >= 1 and out_shape in (shape, shape[:-1])
+    groups = (np.eye(g)[gid].T * np.reshape(v, -1)[None]).reshape((g, *out_shape))
     return _Plan(
         args=args, argnums=argnums, shape=shape, out=out, fd_dtype=fd_dtype, step=step,
-        u=u, steps=step * scale, v=np.asarray(v), groups=groups,
+        u=u, steps=fd.candidate_steps(step, scale), v=np.asarray(v), groups=groups,
         coordinates=u.shape[0] == int(np.prod(shape, dtype=np.int64)) and u.shape[0] <= (
             fd.MAX_COORDINATES),
-        separable=separable,
-        out_rows=row_len > 1,
+        out_rows=out_rows,
+        separable=len(shape) >= 1 and out_shape in (shape, shape[:-1]),
         dyn=tuple(i for i, a in enumerate(args) if isinstance(a, (jax.Array, np.ndarray))),
     )
 
 
 def _program(plan: _Plan, fn, analytic, analytic_hvp, modes, order):
     """One jitted program per dtype: every float64 reference and every autodiff derivative."""
+    eps = float(jnp.finfo(plan.fd_dtype).eps)
 
     def with_dyn(values):
         full = list(plan.args)
@@ -329,8 +340,9 @@ def _program(plan: _Plan, fn, analytic, analytic_hvp, modes, order):
         a = with_dyn(dyn_args)
         f, x = _bind(fn, a, plan.argnums), a[plan.argnums]
         f0, vals = fd.evaluate(f, x, u, steps)
-        scheme = fd.choose(f0, vals)
-        res = {"f": f0, "fd_scheme": scheme, "fd": fd.combine(f0, vals, steps, scheme)}
+        schemes = fd.domain_schemes(f0, vals)
+        res = {"f": f0, "x": x}
+        res["fd"], res["fd_err"], res["fd_scheme"] = fd.combine(f0, vals, steps, schemes, eps)
         if analytic is not None:
             res["analytic"] = analytic(*a)
         if analytic_hvp is not None:
@@ -339,7 +351,7 @@ def _program(plan: _Plan, fn, analytic, analytic_hvp, modes, order):
             gsum = _grad_sum(f)
             g0, gvals = fd.evaluate(gsum, x, u, steps)
             res["g1"] = g0
-            res["fd2"] = fd.combine(g0, gvals, steps, scheme)
+            res["fd2"], res["fd2_err"], _ = fd.combine(g0, gvals, steps, schemes, eps)
         if "fwd" in modes and plan.fd_dtype == "float64":
             res["tan"] = jax.vmap(lambda t: jax.jvp(f, (x,), (t,))[1])(u)
         if "rev" in modes:
@@ -380,36 +392,61 @@ def _run(program, plan: _Plan, name: str):
     return jax.tree.map(lambda r: np.asarray(r, np.float64), out)
 
 
-class _Comparer:
-    """The comparisons for one dtype; each appends a :class:`Measurement`."""
+def _row_max(a: np.ndarray, axes) -> np.ndarray:
+    """``max |a|`` over ``axes`` (keepdims; non-finite entries count as 0); None: all."""
+    a = np.where(np.isfinite(a), np.abs(a), 0.0)
+    if axes is None:
+        return np.asarray(a.max() if a.size else 0.0)
+    return a.max(axis=axes, keepdims=True) if axes != () else a
 
-    def __init__(self, plan: _Plan, name, rtol, atol, allow_nonfinite):
-        self.plan, self.name, self.allow = plan, name, allow_nonfinite
+
+class _Comparer:
+    """The comparisons for one dtype; each appends a :class:`Measurement`.
+
+    Tolerances: ``|a − b| ≤ atol·scale_row + rtol·|b| + floor`` where ``scale_row`` is the
+    row's largest reference entry or, if larger, the row's function scale ``max|f| /
+    max(1, max|x|)`` (a derivative computed by cancellation is only accurate relative to the
+    terms it cancels, which are of that size), and ``floor`` is ``FD_SAFETY`` times the
+    finite differences' own error estimate (plus four subnormal spacings of the dtype).
+    """
+
+    def __init__(self, plan: _Plan, name, ref, rtol, atol, allow_nonfinite):
+        self.plan, self.name, self.ref, self.allow = plan, name, ref, allow_nonfinite
         self.tol_fd = tl.tolerance(name, plan.fd_dtype, rtol=rtol, atol=atol)
         self.tol = tl.tolerance(name, rtol=rtol, atol=atol)
         self.measurements: list[Measurement] = []
-        m = len(plan.u)
-        self.flat_u = plan.u.reshape(m, -1)
+        self.flat_u = plan.u.reshape(len(plan.u), -1)
+        self.tiny = 4 * float(jnp.finfo(name).smallest_subnormal)
+        f, x = ref["f"], ref["x"]
+        # The function's scale per output row, over the size of the input it depends on
+        # (its own example's row for a per-example function, else the whole input).
+        fx = _row_max(f, (-1,) if plan.out_rows else ())
+        if plan.separable:
+            xx = np.maximum(_row_max(x, plan.row_axes), 1.0)
+            if len(plan.shape) >= 2 and f.shape == x.shape[:-1]:
+                xx = xx[..., 0]  # [B, 1] -> [B]: per-example rows align with the outputs
+        else:
+            xx = np.maximum(_row_max(x, None), 1.0)
+        self.f_scale_out = fx / xx
+        # the same per input row, for x-shaped comparisons (gradients)
+        if plan.separable:
+            self.f_scale_x = self.f_scale_out[..., None] if f.shape == x.shape[:-1] else (
+                self.f_scale_out)
+        else:
+            self.f_scale_x = np.max(self.f_scale_out)
 
     def add(self, what, mode, a, b, tol, *, scale=None, floor=0.0, ref_axes=None,
-            ref_name="reference"):
-        c = tl.error_ratio(a, b, tol, scale, floor, ref_axes=ref_axes,
+            fscale=0.0, ref_name="reference"):
+        ref_scale = np.maximum(_row_max(np.asarray(b), ref_axes), fscale)
+        c = tl.error_ratio(a, b, tol, scale, np.maximum(floor, self.tiny), ref_scale=ref_scale,
                            allow_nonfinite=self.allow, names=("autodiff", ref_name))
         self.measurements.append(
             Measurement(what, mode, self.name, c.max_error, c.ratio, tol.rtol, tol.atol, c.note)
         )
 
-    def noise(self, values, row_axes=None):
-        """``[m, *values]`` rounding floor of the differences, each entry's taken at the
-        largest ``|f|`` of its row (``row_axes`` of ``values``; None: its own entry)."""
-        nz = tl.fd_noise(self.plan.fd_dtype, values, self.plan.steps)
-        if row_axes is None:
-            return nz
-        axes = tuple(a + 1 if a >= 0 else a for a in row_axes)
-        return np.broadcast_to(nz.max(axis=axes, keepdims=True), nz.shape)
-
-    def value(self, f):
+    def value(self):
         """``fn`` must be finite at the point (else every derivative there is meaningless)."""
+        f = self.ref["f"]
         bad = ~np.isfinite(f)
         if self.allow or not np.any(bad):
             return
@@ -420,61 +457,71 @@ class _Comparer:
                         self.tol.rtol, self.tol.atol, note)
         )
 
-    def forward(self, tan, fdiff, f, a64, tan64):
-        p = self.plan
-        out_axes = tuple(range(1, tan.ndim))
-        # J u per direction and output entry, each output row at its own scale
-        rows = (0, -1) if p.out_rows else 0
-        floor = self.noise(f, (-1,) if p.out_rows else None)
-        self.add("finite_differences", "fwd", tan, fdiff, self.tol_fd, ref_axes=rows,
-                 floor=floor, ref_name="finite differences")
+    def forward(self, tan):
+        p, r = self.plan, self.ref
+        out_axes = (0, -1) if p.out_rows else 0
+        fscale = self.f_scale_out
+        self.add("finite_differences", "fwd", tan, r["fd"], self.tol_fd, ref_axes=out_axes,
+                 floor=FD_SAFETY * np.nan_to_num(r["fd_err"], nan=0.0), fscale=fscale,
+                 ref_name="finite differences")
+        a64 = r.get("analytic")
         if a64 is not None:
-            summed = tan.sum(axis=out_axes) if out_axes else tan
+            out_sum_axes = tuple(range(1, tan.ndim))
+            summed = tan.sum(axis=out_sum_axes) if out_sum_axes else tan
             if p.coordinates:  # e_j: Σ_o (J e_j)_o is the j-th entry of the gradient of sum
                 self.add("analytic", "fwd", summed.reshape(p.shape), a64, self.tol,
-                         ref_axes=p.row_axes)
+                         ref_axes=p.row_axes, fscale=self.f_scale_x)
             else:
                 ua = self.flat_u @ a64.reshape(-1)
                 scale = np.abs(self.flat_u) @ np.abs(a64.reshape(-1))
                 self.add("analytic", "fwd", summed, ua, self.tol, scale=scale)
-        if self.name != "float64" and tan64 is not None:
-            self.add("float64_reference", "fwd", tan, tan64, self.tol, ref_axes=rows)
+        if self.name != "float64" and "tan" in r:
+            self.add("float64_reference", "fwd", tan, r["tan"], self.tol, ref_axes=out_axes,
+                     fscale=fscale)
 
-    def reverse(self, ad, fdiff, f, a64, g64):
-        p = self.plan
-        m = len(p.u)
-        gg = ad["g_groups"].reshape(len(p.groups), -1)  # [G, n_x]
+    def reverse(self, ad):
+        p, r = self.plan, self.ref
+        m, n_g = len(p.u), len(p.groups)
+        gg = ad["g_groups"].reshape(n_g, -1)  # [G, n_x]
         got = gg @ self.flat_u.T  # [G, m]: <u, v_gᵀ J>
-        want = p.groups.reshape(len(p.groups), -1) @ fdiff.reshape(m, -1).T  # [G, m]
+        cots = p.groups.reshape(n_g, -1)  # [G, n_out]
+        fdiff = r["fd"].reshape(m, -1)  # [m, n_out]
+        want = cots @ fdiff.T  # [G, m]
         # Rounding of the autodiff entries adds up like a random walk: scale by the 2-norm of
         # the terms u_i·g_i (the 1-norm would grow like √n and let a 1% bug through).
         scale = np.sqrt((gg**2) @ (self.flat_u**2).T)
-        # the noise of group g: its own outputs' |f| times its cotangent weights
-        groups = np.abs(p.groups.reshape(len(p.groups), -1))  # [G, n_out]
-        nz = self.noise(f).reshape(m, -1)  # [m, n_out]
-        floor = np.stack([(nz * (gr > 0)).max(axis=1) for gr in groups]) * groups.sum(
-            axis=1, keepdims=True)
+        floor = FD_SAFETY * (np.abs(cots) @ np.nan_to_num(r["fd_err"].reshape(m, -1)).T)
+        # each group's function scale: its outputs' scale, weighted by their cotangents
+        fs = np.broadcast_to(self.f_scale_out, p.out.shape).reshape(-1)
+        fscale = (np.abs(cots) @ fs)[:, None]
         self.add("finite_differences", "rev", got, want, self.tol_fd, scale=scale, floor=floor,
-                 ref_axes=1, ref_name="finite differences")
-        if a64 is not None:
-            self.add("analytic", "rev", ad["g_1"], a64, self.tol, ref_axes=p.row_axes)
+                 ref_axes=1, fscale=fscale, ref_name="finite differences")
+        if r.get("analytic") is not None:
+            self.add("analytic", "rev", ad["g_1"], r["analytic"], self.tol, ref_axes=p.row_axes,
+                     fscale=self.f_scale_x)
         if self.name != "float64":
             g_v = ad["g_groups"].sum(axis=0)
-            self.add("float64_reference", "rev", g_v, g64, self.tol, ref_axes=p.row_axes)
+            self.add("float64_reference", "rev", g_v, r["g"], self.tol, ref_axes=p.row_axes,
+                     fscale=self.f_scale_x)
 
-    def hvp(self, hvp, fd2, g1, a_hvp):
-        p = self.plan
+    def hvp(self, hvp):
+        p, r = self.plan, self.ref
         axes = tuple(range(1, hvp.ndim)) if p.row_axes is None else (-1,)
-        floor = self.noise(g1, p.row_axes if p.row_axes else tuple(range(g1.ndim)))
-        self.add("finite_differences", "hvp", hvp, fd2, self.tol_fd, ref_axes=axes,
-                 floor=floor, ref_name="finite differences")
+        # the gradient's own scale per row, over 1 ∨ |x|: the Hessian's natural unit
+        g_rows = _row_max(r["g1"], p.row_axes)
+        x_rows = np.maximum(_row_max(r["x"], p.row_axes), 1.0)
+        fscale = (g_rows / x_rows)[None]
+        self.add("finite_differences", "hvp", hvp, r["fd2"], self.tol_fd, ref_axes=axes,
+                 floor=FD_SAFETY * np.nan_to_num(r["fd2_err"], nan=0.0), fscale=fscale,
+                 ref_name="finite differences")
+        a_hvp = r.get("analytic_hvp")
         if a_hvp is not None:
             if a_hvp.shape != hvp.shape:
                 raise InputValueError(
                     f"analytic_hvp must return an array shaped like args[{p.argnums}] "
                     f"{p.shape}, got shape {a_hvp.shape[1:]}"
                 )
-            self.add("analytic", "hvp", hvp, a_hvp, self.tol, ref_axes=axes)
+            self.add("analytic", "hvp", hvp, a_hvp, self.tol, ref_axes=axes, fscale=fscale)
 
 
 def _no_fwd_hint(g):

@@ -83,20 +83,6 @@ FD_TOLERANCES: dict[str, Tolerance] = {
 FLOAT_DTYPES = tuple(TOLERANCES)
 
 
-def fd_noise(fd_dtype, values, steps=1.0) -> np.ndarray:
-    """Absolute rounding noise of finite differences of ``values``: ``100·u·|f|/h`` with ``u``
-    the unit roundoff of the evaluation dtype, entry by entry (non-finite entries count as
-    0), divided by each direction's step: shape ``[m, *values.shape]`` for an array of
-    ``m`` steps. Reduce it the way the compared quantities are grouped (the noise of one
-    output never excuses the error of another). It matters only where the derivative itself
-    is ~0 (e.g. the Hessian of a loss that is linear in the labels)."""
-    v = np.abs(np.asarray(values, np.float64))
-    v = np.where(np.isfinite(v), v, 0.0)
-    base = 100 * float(jnp.finfo(dtype_name(fd_dtype)).eps) / 2 * v
-    steps = np.asarray(steps, np.float64)
-    return base / steps.reshape(steps.shape + (1,) * v.ndim)
-
-
 def dtype_name(dtype) -> str:
     """Canonical name (``"float32"``, ``"bfloat16"``...) of a floating dtype; ValueError else."""
     try:
@@ -139,8 +125,8 @@ class Comparison(NamedTuple):
 
 
 def error_ratio(
-    a, b, tol: Tolerance, scale=None, floor=0.0, *, ref_axes=None, allow_nonfinite: bool = False,
-    names: tuple[str, str] = ("autodiff", "reference"),
+    a, b, tol: Tolerance, scale=None, floor=0.0, *, ref_axes=None, ref_scale=None,
+    allow_nonfinite: bool = False, names: tuple[str, str] = ("autodiff", "reference"),
 ) -> Comparison:
     """Compare ``a`` with the reference ``b`` entry by entry: the comparison passes when the
     returned ratio ≤ 1 (and the note is empty).
@@ -148,7 +134,8 @@ def error_ratio(
     ``allowed = atol·max|b| + rtol·scale`` per entry, at least ``floor`` (the rounding noise
     of finite differences; an array broadcasting against ``a``). ``max|b|`` is taken over
     ``ref_axes`` (None: the whole array), so an output of size 1e8 does not set the scale of
-    its neighbours. ``scale`` defaults to ``|b|``.
+    its neighbours; ``ref_scale`` (broadcasting against ``a``) replaces it when given.
+    ``scale`` defaults to ``|b|``.
 
     **NaN is never a match.** An entry where ``a`` or ``b`` is not finite fails, with a note
     naming the first one — unless ``allow_nonfinite`` is True, and then equal infinities (or
@@ -174,7 +161,10 @@ def error_ratio(
     both = np.isfinite(a) & np.isfinite(b)
     diff = np.where(both, np.abs(np.where(both, a, 0) - np.where(both, b, 0)), 0.0)
     bb = np.where(np.isfinite(b), np.abs(b), 0.0)
-    ref = bb.max(axis=ref_axes, keepdims=True) if ref_axes is not None else bb.max()
+    if ref_scale is not None:
+        ref = np.asarray(ref_scale, np.float64)
+    else:
+        ref = bb.max(axis=ref_axes, keepdims=True) if ref_axes is not None else bb.max()
     s = np.abs(b) if scale is None else np.broadcast_to(np.asarray(scale, np.float64), b.shape)
     allowed = tol.atol * ref + tol.rtol * np.where(np.isfinite(s), s, 0.0)
     allowed = np.maximum(allowed, np.maximum(floor, np.finfo(np.float64).tiny))

@@ -165,7 +165,9 @@ def _reference(case):
 
     def run(ref_args, u):
         grad = case.analytic(*ref_args)
-        fn_out = jax.eval_shape(case.fn, *ref_args).shape
+        # checked() cannot be traced abstractly: its shape is the plain loss's — per example,
+        # or element-wise when the case differentiates an element-wise loss
+        fn_out = jax.eval_shape(getattr(case.fn, "__wrapped__", case.fn), *ref_args).shape
         # J u from the gradient of the sum: rows are independent, and element-wise losses
         # have a diagonal Jacobian
         prod = grad * u
