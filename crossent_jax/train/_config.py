@@ -120,10 +120,11 @@ class TrainConfig:
       >>> from crossent_jax.train import TrainConfig
       >>> TrainConfig(model="cnn1d").resolved_hidden_sizes
       (32, 32, 32)
-      >>> TrainConfig(epochs=-1)
-      Traceback (most recent call last):
-      ...
-      ValueError: epochs must be >= 0, got -1
+      >>> try:
+      ...     TrainConfig(epochs=-1)
+      ... except ValueError as err:  # the kit's InputValueError is a ValueError
+      ...     print(err)
+      epochs must be >= 0, got -1
     """
 
     dataset: str = "mnist1d"
