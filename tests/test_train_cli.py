@@ -25,6 +25,29 @@ def test_train_writes_history_and_plots(tmp_path, capsys):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_reused_out_never_mixes_old_plots_with_new_history(tmp_path):
+    out = tmp_path / "run"
+    assert main([*FAST, "--out", str(out)]) == 0
+    (out / "notes.txt").write_text("mine")  # not the command's: must survive
+    old = json.loads((out / "history.json").read_text())
+    assert main([*FAST, "--epochs", "1", "--no-plots", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["history.json", "notes.txt"]
+    new = json.loads((out / "history.json").read_text())
+    assert len(old["epochs"]) == 2 and len(new["epochs"]) == 1
+    # every JSON the kit writes says what produced it
+    import crossent_jax, jax, optax
+
+    assert new["meta"]["crossent_jax"] == crossent_jax.__version__
+    assert new["meta"]["jax"] == jax.__version__ and new["meta"]["optax"] == optax.__version__
+
+
+def test_epoch_prefix_is_not_epochs(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epoch", "3"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --epoch 3" in capsys.readouterr().err
+
+
 def test_progress_bar_goes_to_stderr(tmp_path, capsys):
     args = [a for a in FAST if a != "--quiet"]
     assert main([*args, "--epochs", "1", "--out", str(tmp_path), "--no-plots"]) == 0
@@ -54,7 +77,8 @@ def test_checkpoint_and_resume_flags(tmp_path):
         (["--optimizer", "adamz"], "got 'adamz'"),
         (["--loss", "hinge"], "got 'hinge'"),
         (["--schedule", "step"], "got 'step'"),
-        (["--epochs", "-1"], "epochs must be >= 0, got -1"),
+        (["--epochs", "-1"], "--epochs must be >= 1, got -1"),
+        (["--epochs", "0"], "--epochs must be >= 1, got 0"),
         (["--learning-rate", "0"], "learning_rate must be in (0.0, inf), got 0.0"),
         (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
         (["--label-smoothing", "2"], "label_smoothing must be in [0.0, 1.0], got 2.0"),

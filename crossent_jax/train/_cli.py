@@ -12,8 +12,10 @@ import os
 import time
 
 from crossent_jax._errors import InputValueError
+from crossent_jax._outputs import prepare_dir
 
 DEFAULT_OUT = os.path.join("runs", "train")
+OWNED_FILES = ("history.json", "curves.png", "reliability.png")
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -78,10 +80,14 @@ def config_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.epochs is not None and args.epochs < 1:
+        # TrainConfig accepts 0 (a library caller may only evaluate), a command line asking
+        # for no training at all is a mistake.
+        raise InputValueError(f"--epochs must be >= 1, got {args.epochs}")
     config = config_from_args(args)  # validate every flag before importing jax
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise InputValueError(f"--out {args.out!r} exists and is not a directory")
-    os.makedirs(args.out, exist_ok=True)  # fail on an unusable --out before training
+    # Fail on an unusable --out before training, and never leave old plots beside a new
+    # history.json: the files this command writes are removed first.
+    prepare_dir(args.out, flag="--out", owned=OWNED_FILES)
 
     from crossent_jax.train._loop import fit
     from crossent_jax.train._plots import plot_curves, plot_reliability, save_history

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import math
-import os
-
 import numpy as np
 
+from crossent_jax._outputs import save_figure, write_json
 from crossent_jax.train._metrics import ece, reliability_bins
 
 
@@ -20,26 +17,11 @@ def _pyplot():
     return plt
 
 
-def _finite_or_none(obj):
-    """NaN / ±inf (a diverged run) -> None, so the file is strict JSON (null)."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite_or_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite_or_none(v) for v in obj]
-    return obj
-
-
 def save_history(history, path: str) -> None:
-    """Write ``{"config": ..., "epochs": [...]}`` as strict JSON (atomically: temp file +
-    rename); non-finite metrics of a diverged run are written as ``null``."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(_finite_or_none(history.to_dict()), f, indent=2, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    """Write ``{"config": ..., "epochs": [...], "meta": ...}`` as strict JSON (atomically);
+    non-finite metrics of a diverged run are written as ``null``, and ``meta`` records the
+    kit, jax and optax versions, backend and devices."""
+    write_json(path, history.to_dict())
 
 
 def plot_curves(epochs: list[dict], path: str, *, title: str = "") -> None:
@@ -64,7 +46,7 @@ def plot_curves(epochs: list[dict], path: str, *, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
 
 
@@ -104,6 +86,6 @@ def plot_reliability(probs, labels, path: str, *, num_bins: int = 15, title: str
     fig, ax = plt.subplots(figsize=(5, 5))
     value = reliability_axes(ax, probs, labels, num_bins=num_bins, title=title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return value
