@@ -16,6 +16,9 @@ from crossent_jax._softmax import softmax_cross_entropy as softmax_cross_entropy
 from crossent_jax._softmax import (
     softmax_cross_entropy_with_integer_labels as softmax_cross_entropy_with_integer_labels,
 )
+from crossent_jax._vocab_parallel import (
+    vocab_parallel_cross_entropy as vocab_parallel_cross_entropy,
+)
 
 __version__ = "0.1.0"
 
@@ -31,4 +34,5 @@ __all__ = [
     "smooth_labels",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "vocab_parallel_cross_entropy",
 ]

@@ -309,7 +309,7 @@ def linear_cross_entropy(
       ...     linear_cross_entropy(h, w[:3], y)
       ... except ValueError as e:
       ...     print(e)
-      Shape mismatch: hidden has feature size D=4 (shape (10, 4)) but weight has D=3 (shape (3, 7)); weight must be [D, V]
+      Shape mismatch: hidden has feature size D=4 (shape (10, 4)) but weight has D=3 ...
 
     References:
       Wijmans et al, `Cut Your Losses in Large-Vocabulary Language Models
