@@ -86,9 +86,23 @@ def _variadic_sum(*ops: jax.Array) -> list[jax.Array]:
 row_sums_p = jex_core.Primitive("crossent_row_sums")
 row_sums_p.multiple_results = True
 row_sums_p.def_impl(lambda *ops: _variadic_sum(*ops))
-row_sums_p.def_abstract_eval(
-    lambda *avals: [ShapedArray(a.shape[:-1], a.dtype) for a in avals]
-)
+
+
+def _row_sums_abstract(*avals):
+    # keep each operand's sharding and varying-manual-axes type (the class axis dropped):
+    # a bare ShapedArray would type a sum of per-device values as device-invariant inside
+    # shard_map, and the psum of vocab_parallel_cross_entropy would then fail to linearize
+    out = []
+    for a in avals:
+        try:
+            spec = jax.sharding.PartitionSpec(*tuple(a.sharding.spec)[:-1])
+            out.append(a.update(shape=a.shape[:-1], sharding=a.sharding.update(spec=spec)))
+        except (AttributeError, TypeError, ValueError):  # older JAX: no sharding in avals
+            out.append(ShapedArray(a.shape[:-1], a.dtype))
+    return out
+
+
+row_sums_p.def_abstract_eval(_row_sums_abstract)
 mlir.register_lowering(row_sums_p, mlir.lower_fun(_variadic_sum, multiple_results=True))
 
 
