@@ -357,9 +357,11 @@ def test_continuous_scipy_densities_match_scipy_stats():
     )
 
 
-def test_train_report_schema():
-    report = _run.run_suite("train", shapes=[("blobs", "linear", 64)], repeats=1, warmup=1,
-                            measure_peaks=False)
+def test_train_report_schema_and_the_minimal_loop_trains_what_fit_trains():
+    from crossent_jax.train import fit, load_dataset
+
+    shape = ("blobs", "mlp", 256)
+    report = _run.run_suite("train", shapes=[shape], repeats=1, warmup=0, measure_peaks=False)
     _check_common_schema(report, "train", ["minimal", "minimal_eval", "fit"], train_suite.EPOCHS)
     (g,) = report["groups"]
     s = g["summary"]
@@ -368,23 +370,16 @@ def test_train_report_schema():
     )
     assert g["target"]["ratio"] == s["target_ratio"] and g["target"]["max_ratio"] == 1.2
     assert "fit_eval_times" not in g["work"]
-
-
-def test_train_minimal_loop_trains_the_same_model_as_fit():
-    # same model, optimizer, schedule, loss and batches: one epoch gives fit's parameters
-    import dataclasses
-
-    from crossent_jax.train import fit, load_dataset
-
-    config = dataclasses.replace(train_suite.config_of(("blobs", "mlp", 96)), epochs=1)
-    data = load_dataset("blobs")
+    # Same model, optimizer, schedule, loss and batches: after the same epochs the minimal
+    # loop holds fit's parameters (so the comparison is of loops, not of workloads).
+    config, data = train_suite.config_of(shape), load_dataset("blobs")
     epoch_fn, state, _, _, _, _ = train_suite.minimal_loop(config, data, jax.devices()[0])
-    (params, _), _ = epoch_fn(state, *train_suite._batches(config, data, 0))
-    ref = fit(config, dataset=data).params
-    flat, flat_ref = jax.tree.leaves(params), jax.tree.leaves(ref)
+    for e in range(config.epochs):
+        state, _ = epoch_fn(state, *train_suite._batches(config, data, e))
+    flat, flat_ref = jax.tree.leaves(state[0]), jax.tree.leaves(fit(config, dataset=data).params)
     assert len(flat) == len(flat_ref) == 6  # two hidden layers + read-out, weights and biases
     for a, b in zip(flat, flat_ref, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6)
 
 
 # ---------------------------------------------------------------------------- the CLI

@@ -210,7 +210,7 @@ def _median_time(fn, args, repeats: int) -> float:
     return float(np.median(times))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def machine_peaks(
     device=None, *, array_bytes: int = PEAK_ARRAY_BYTES, matmul_n: int = PEAK_MATMUL_N,
     repeats: int = 5,
@@ -350,7 +350,7 @@ def time_prepared(
             on_call=on_call,
         )[0]
     times: dict[str, list[float]] = {k: [] for k in impls}
-    for name, p in impls.items():
+    for p in impls.values():
         for _ in range(warmup):
             jax.block_until_ready(p.call())
     for r in range(repeats):

@@ -149,7 +149,8 @@ def torch_impl(x, y, *, compiled: bool, device):
     tdtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[
         str(x.dtype)
     ]
-    xt = torch.from_numpy(np.array(x, dtype=np.float32, copy=True)).to(tdev, tdtype).requires_grad_(True)
+    xt = torch.from_numpy(np.array(x, dtype=np.float32, copy=True)).to(tdev, tdtype)
+    xt.requires_grad_(True)
     yt = torch.from_numpy(np.array(y, dtype=np.int64, copy=True)).to(tdev)
     sync = torch.cuda.synchronize if tdev == "cuda" else (lambda: None)
 
