@@ -182,6 +182,7 @@ def environment(device=None) -> dict[str, Any]:
         x64=bool(jax.config.jax_enable_x64),
         xla_flags=os.environ.get("XLA_FLAGS", ""),
     )
+    env["load_average"] = _load_average()
     torch = sys.modules.get("torch")
     env["torch"] = getattr(torch, "__version__", None)
     return env
@@ -200,20 +201,20 @@ PEAK_ARRAY_BYTES = 64 * 2**20
 PEAK_MATMUL_N = 1024
 
 
-def _median_time(fn, args, repeats: int) -> float:
+def _best_time(fn, args, repeats: int) -> float:
     jax.block_until_ready(fn(*args))  # compile + warm up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         jax.block_until_ready(fn(*args))
         times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(min(times))
 
 
 @functools.cache
 def machine_peaks(
     device=None, *, array_bytes: int = PEAK_ARRAY_BYTES, matmul_n: int = PEAK_MATMUL_N,
-    repeats: int = 5,
+    repeats: int = 10,
 ) -> dict[str, Any]:
     """Measure this device's memory bandwidth and float32 matmul throughput (once per
     process and arguments; the result is cached).
@@ -223,26 +224,36 @@ def machine_peaks(
       of a loss's forward + backward: read the logits, write their gradient);
     * ``matmul_flops_per_s``: ``2·n³ / t`` of an ``n×n @ n×n`` float32 product.
 
-    Each is the median of ``repeats`` timed calls after a compiling call. These are what
-    this JAX build reaches on this device, not the vendor's peak.
+    Each is the best of ``repeats`` timed calls after a compiling call: a peak is what the
+    device can do, and on a shared machine other work only ever slows a call down. These
+    are what this JAX build reaches on this device, not the vendor's peak.
     """
     device = jax.devices()[0] if device is None else device
     n_el = max(array_bytes // 4, 1)
     x = jax.device_put(jnp.ones((n_el,), jnp.float32), device)
-    t_read = _median_time(jax.jit(jnp.sum), (x,), repeats)
-    t_copy = _median_time(jax.jit(lambda v: 2.0 * v + 1.0), (x,), repeats)
+    t_read = _best_time(jax.jit(jnp.sum), (x,), repeats)
+    t_copy = _best_time(jax.jit(lambda v: 2.0 * v + 1.0), (x,), repeats)
     del x
     a = jax.device_put(jnp.ones((matmul_n, matmul_n), jnp.float32), device)
-    t_mm = _median_time(jax.jit(jnp.matmul), (a, a), repeats)
+    t_mm = _best_time(jax.jit(jnp.matmul), (a, a), repeats)
     return {
         "read_bytes_per_s": 4 * n_el / t_read,
         "copy_bytes_per_s": 8 * n_el / t_copy,
         "matmul_flops_per_s": 2.0 * matmul_n**3 / t_mm,
         "method": (
-            f"median of {repeats} calls: jnp.sum and 2x+1 over a {4 * n_el / 2**20:.0f} MiB "
+            f"best of {repeats} calls: jnp.sum and 2x+1 over a {4 * n_el / 2**20:.0f} MiB "
             f"float32 array, a {matmul_n}x{matmul_n} float32 matmul"
         ),
+        "load_average": _load_average(),
     }
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work competing for the CPU), if known."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
 
 
 # ----------------------------------------------------------------------------------------

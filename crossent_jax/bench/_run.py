@@ -251,6 +251,8 @@ def format_table(report: dict[str, Any]) -> str:
             f" {m['matmul_flops_per_s'] / 1e9:.1f} GFLOP/s float32 matmul"
             " ('of BW' / 'of MM': fraction of these reached)"
         )
+        if m.get("load_average"):
+            lines.append(f"load average at start-up (1, 5, 15 min): {m['load_average']}")
     return "\n".join(lines)
 
 
