@@ -138,6 +138,7 @@ def _train_cell(report) -> str:
     return (
         f"{fit['median_s'] * 1e3:.0f} ms / {minimal['median_s'] * 1e3:.0f} ms"
         f" ({sm['target_ratio']:.2f}); eval {sm['fit_eval_seconds'] * 1e3:.0f} ms"
+        f" ({100 * sm['fit_eval_share']:.0f}%)"
     )
 
 

@@ -369,6 +369,9 @@ def test_train_report_schema_and_the_minimal_loop_trains_what_fit_trains():
         g["impls"]["fit"]["median_s"] - s["fit_eval_seconds"]
     )
     assert g["target"]["ratio"] == s["target_ratio"] and g["target"]["max_ratio"] == 1.2
+    assert s["eval_seconds"] > 0 and s["fit_eval_share"] == pytest.approx(
+        s["fit_eval_seconds"] / g["impls"]["fit"]["median_s"]
+    )
     assert "fit_eval_times" not in g["work"]
     # Same model, optimizer, schedule, loss and batches: after the same epochs the minimal
     # loop holds fit's parameters (so the comparison is of loops, not of workloads).

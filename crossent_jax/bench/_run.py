@@ -264,6 +264,8 @@ def plot_figure(report: dict[str, Any]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from crossent_jax.bench._harness import fmt_bytes
+
     groups = report["groups"]
     n = len(groups)
     fig, axes = plt.subplots(
@@ -295,7 +297,13 @@ def plot_figure(report: dict[str, Any]):
             0.0 if r["memory"] is None else r["memory"].get("temp_size_in_bytes", 0) / 2**20
             for r in recs
         ]
-        ax.bar(range(len(names)), temp, color="tab:orange")
+        bars = ax.bar(range(len(names)), temp, color="tab:orange")
+        labels = [
+            "n/a" if r["memory"] is None else fmt_bytes(r["memory"].get("temp_size_in_bytes"))
+            for r in recs
+        ]
+        ax.bar_label(bars, labels, rotation=90, fontsize=7, padding=2)
+        ax.set_ylim(0, 1.6 * max(max(temp), 1e-3))
         ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
         ax.set_ylabel("compiled temp memory (MiB)", fontsize=9)
     env = report["environment"]
