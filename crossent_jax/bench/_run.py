@@ -104,9 +104,26 @@ def run_suite(
       measure_peaks: measure the device's bandwidth and matmul throughput (for the
         roofline fractions); False skips it (fractions are then None).
 
+    Returns:
+      ``{"suite", "schema_version", "created", "title", "environment", "machine", "config",
+      "groups"}``; each group (one shape and dtype) has ``impls``: per implementation the
+      median / quartiles / IQR / min / count of its timings (seconds), ``ratio`` to the
+      reference (ratio of medians) with ``ratio_ci95`` (bootstrap over paired rounds),
+      ``compile_s``, ``memory`` (``memory_analysis()`` fields), ``note``,
+      ``bandwidth_fraction`` and ``flops_fraction``; and ``work``, ``skipped``, ``summary``,
+      ``target``.
+
     Raises:
       InputValueError: unknown suite/implementation/backend, or a case that would not fit
         in memory (checked before any work).
+
+    Example:
+      >>> from crossent_jax.bench import run_suite
+      >>> try:
+      ...     run_suite("softmax", shapes=[(10**8, 10**5)])
+      ... except ValueError as err:  # refused before any work
+      ...     print(err)
+      --shapes 100000000x100000 needs about ... TiB (estimated peak of the compared ...
     """
     from crossent_jax.bench import _harness as h
 
