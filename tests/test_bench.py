@@ -273,6 +273,20 @@ def test_suite_losses_agree_with_optax_and_torch():
     )
 
 
+def test_torch_falls_back_to_eager_and_says_so(monkeypatch):
+    import torch
+
+    def broken_compile(fn, *a, **k):
+        raise RuntimeError("no C++ compiler")
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    x, y, _ = softmax_suite.make_inputs((4, 8), "float32")
+    p, why = softmax_suite.torch_impl(x, y, compiled=True, device=jax.devices("cpu")[0])
+    assert why is None and p.compile_s is None and p.memory is None
+    assert p.note.startswith("torch eager (torch.compile failed: RuntimeError: no C++ compiler)")
+    assert p.call() is None  # runs eagerly
+
+
 def _check_common_schema(report, suite_name, impls, n_samples):
     json.dumps(report, allow_nan=False)  # strict-JSON-ready as produced
     assert report["suite"] == suite_name and report["schema_version"] == 2
