@@ -15,6 +15,7 @@ Command:
 
     python experiments/bench_backends.py            # full: ~25 min on 2 CPU cores
     python experiments/bench_backends.py --quick    # fewer repeats, small linear: ~6 min
+    python experiments/bench_backends.py --suites linear   # re-run one suite, keep the rest
 
 For each backend jax sees (cpu, and gpu / tpu where present) this writes
 ``experiments/results/bench_<backend>_<device>.json`` (every suite's report) and
@@ -83,12 +84,14 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "device"
 
 
-def run_backend(backend: str, cfg: Config, quick: bool) -> str:
+def run_backend(backend: str, cfg: Config, quick: bool, suites=None) -> str:
+    """Run ``suites`` (default: all) on ``backend``; a partial run replaces those suites in
+    the device's existing results file and keeps the others."""
     from crossent_jax._outputs import save_figure, write_json
     from crossent_jax.bench import _run
 
     reports = {}
-    for name in _run.SUITES:
+    for name in suites or _run.SUITES:
         s: SuiteRun = getattr(cfg, name)
         print(f"== {backend}: bench {name}", flush=True)
         report = _run.run_suite(
@@ -97,11 +100,16 @@ def run_backend(backend: str, cfg: Config, quick: bool) -> str:
         )
         print(_run.format_table(report), flush=True)
         reports[name] = report
-    env = reports["softmax"]["environment"]
+    env = next(iter(reports.values()))["environment"]
     base = os.path.join(RESULTS, f"bench_{backend}_{slug(env['device_kind'])}")
     for name, report in reports.items():
         save_figure(_run.plot_figure(report), f"{base}_{name}.png", dpi=80)
-    write_json(base + ".json", {"quick": quick, "suites": reports})
+    doc = {"quick": quick, "suites": reports}
+    if suites and os.path.exists(base + ".json"):
+        with open(base + ".json") as f:
+            old = json.load(f)
+        doc = {"quick": old["quick"] or quick, "suites": {**old["suites"], **reports}}
+    write_json(base + ".json", doc)
     print(f"wrote {base}.json")
     return base + ".json"
 
@@ -196,11 +204,16 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="fewer repeats, a small linear case")
     ap.add_argument("--no-readme", action="store_true", help="leave README.md unchanged")
     ap.add_argument("--readme-only", action="store_true", help="only rebuild the README table")
+    ap.add_argument(
+        "--suites", default=None,
+        help="comma-separated suites to (re-)run, kept with the others in the device's file",
+    )
     args = ap.parse_args(argv)
+    suites = None if args.suites is None else args.suites.split(",")
     if not args.readme_only:
         cfg = QUICK if args.quick else Config()
         for b in backends():
-            run_backend(b, cfg, args.quick)
+            run_backend(b, cfg, args.quick, suites)
     if not args.no_readme:
         update_readme()
     return 0
