@@ -131,13 +131,17 @@ def _softmax_cell(report, label) -> str:
 
 
 def _linear_cell(report) -> str:
-    g = report["groups"][0]
-    ours = g["impls"].get("ours")
-    if ours is None:
-        return f"{g['label']}: not in this version"
-    temp = g["summary"].get("ours_temp_over_logits")
-    temp_txt = "" if temp is None else f", temp {temp:.3f}× logits"
-    return f"{g['label']}: {ours['ratio']:.2f}{temp_txt}"
+    cells = []
+    for g in report["groups"]:
+        ours = g["impls"].get("ours")
+        if ours is None:
+            cells.append(f"{g['label']}: not in this version")
+            continue
+        temp = g["summary"].get("ours_temp_over_logits")
+        temp_txt = "" if temp is None else f", temp {temp:.2f}× logits"
+        n, d, v = g["shape"]
+        cells.append(f"{n}×{d}×{v}: {ours['ratio']:.2f}{temp_txt}")
+    return "; ".join(cells)
 
 
 def _train_cell(report) -> str:
@@ -162,7 +166,8 @@ def table_rows(paths: list[str]) -> list[str]:
         cg = s["continuous"]["groups"][0]
         cells = [
             env["backend"],
-            env["device_kind"] + (" (quick)" if doc["quick"] else ""),
+            f"{env['device_kind']} ({env['device_count']} device(s), {env['cpu_count']} CPU cores)"
+            + (" (quick)" if doc["quick"] else ""),
             _softmax_cell(s["softmax"], "4096x1024 float32"),
             _softmax_cell(s["softmax"], "1024x32768 float32"),
             _linear_cell(s["linear"]),
