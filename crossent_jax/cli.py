@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "bench": (
         "crossent_jax.bench._cli",
-        "benchmark the kit against optax: interleaved medians, ratios, temp memory",
+        "benchmark every loss and the training loop: interleaved ratios, memory, roofline",
     ),
     "train": (
         "crossent_jax.train._cli",

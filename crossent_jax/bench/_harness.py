@@ -9,16 +9,17 @@ every call ends with ``block_until_ready``.
 
 from __future__ import annotations
 
-import json
+import functools
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from crossent_jax._errors import InputValueError
@@ -160,30 +161,30 @@ def paired_ratio(
     }
 
 
-def environment() -> dict[str, Any]:
-    """Backend, devices and versions: what a reader needs to compare two reports."""
-    import jaxlib
+def environment(device=None) -> dict[str, Any]:
+    """Backend, device, versions and machine facts: what a reader needs to compare reports.
 
-    devices = jax.devices()
-    env = {
-        "backend": jax.default_backend(),
-        "devices": [str(d) for d in devices],
-        "device_kind": devices[0].device_kind if devices else None,
-        "device_count": len(devices),
-        "jax": jax.__version__,
-        "jaxlib": jaxlib.__version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "x64": bool(jax.config.jax_enable_x64),
-        "xla_flags": os.environ.get("XLA_FLAGS", ""),
-    }
-    try:
-        import optax
+    (The kit, jax, jaxlib and optax versions are also in every JSON's ``"meta"`` record,
+    :func:`crossent_jax._outputs.run_metadata`.)
+    """
+    from crossent_jax._outputs import run_metadata
 
-        env["optax"] = optax.__version__
-    except ImportError:  # pragma: no cover - optax is a declared dependency
-        env["optax"] = None
+    device = jax.devices()[0] if device is None else device
+    env = run_metadata()
+    env.pop("created", None)
+    env.update(
+        backend=device.platform,
+        device=str(device),
+        device_kind=device.device_kind,
+        devices=[str(d) for d in jax.devices(device.platform)],
+        device_count=len(jax.devices(device.platform)),
+        cpu_count=os.cpu_count(),
+        x64=bool(jax.config.jax_enable_x64),
+        xla_flags=os.environ.get("XLA_FLAGS", ""),
+    )
+    env["load_average"] = _load_average()
+    torch = sys.modules.get("torch")
+    env["torch"] = getattr(torch, "__version__", None)
     return env
 
 
@@ -191,8 +192,224 @@ def timestamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_json(path: str, payload: Mapping[str, Any]) -> None:
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    with open(path, "w") as f:
-        json.dump(payload, f, indent=2, sort_keys=False)
-        f.write("\n")
+# ----------------------------------------------------------------------------------------
+# The machine's own peaks: what "fraction of the roofline" is measured against.
+
+#: bytes of the array streamed by :func:`machine_peaks` (well above any CPU cache)
+PEAK_ARRAY_BYTES = 64 * 2**20
+#: n of the n×n×n float32 matmul timed by :func:`machine_peaks`
+PEAK_MATMUL_N = 1024
+
+
+def _best_time(fn, args, repeats: int) -> float:
+    jax.block_until_ready(fn(*args))  # compile + warm up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return float(min(times))
+
+
+@functools.cache
+def machine_peaks(
+    device=None, *, array_bytes: int = PEAK_ARRAY_BYTES, matmul_n: int = PEAK_MATMUL_N,
+    repeats: int = 10,
+) -> dict[str, Any]:
+    """Measure this device's memory bandwidth and float32 matmul throughput (once per
+    process and arguments; the result is cached).
+
+    * ``read_bytes_per_s``: ``jnp.sum`` of a float32 array of ``array_bytes`` (one read);
+    * ``copy_bytes_per_s``: ``2·x + 1`` into a new array (one read + one write, the pattern
+      of a loss's forward + backward: read the logits, write their gradient);
+    * ``matmul_flops_per_s``: ``2·n³ / t`` of an ``n×n @ n×n`` float32 product.
+
+    Each is the best of ``repeats`` timed calls after a compiling call: a peak is what the
+    device can do, and on a shared machine other work only ever slows a call down. These
+    are what this JAX build reaches on this device, not the vendor's peak.
+    """
+    device = jax.devices()[0] if device is None else device
+    n_el = max(array_bytes // 4, 1)
+    x = jax.device_put(jnp.ones((n_el,), jnp.float32), device)
+    t_read = _best_time(jax.jit(jnp.sum), (x,), repeats)
+    t_copy = _best_time(jax.jit(lambda v: 2.0 * v + 1.0), (x,), repeats)
+    del x
+    a = jax.device_put(jnp.ones((matmul_n, matmul_n), jnp.float32), device)
+    t_mm = _best_time(jax.jit(jnp.matmul), (a, a), repeats)
+    return {
+        "read_bytes_per_s": 4 * n_el / t_read,
+        "copy_bytes_per_s": 8 * n_el / t_copy,
+        "matmul_flops_per_s": 2.0 * matmul_n**3 / t_mm,
+        "method": (
+            f"best of {repeats} calls: jnp.sum and 2x+1 over a {4 * n_el / 2**20:.0f} MiB "
+            f"float32 array, a {matmul_n}x{matmul_n} float32 matmul"
+        ),
+        "load_average": _load_average(),
+    }
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work competing for the CPU), if known."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (OSError, AttributeError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------
+# Memory: refuse what cannot fit, before any work.
+
+
+def available_memory(device) -> tuple[int | None, str]:
+    """Bytes this device can still allocate, and where the figure comes from.
+
+    Accelerators: ``bytes_limit − bytes_in_use`` of ``device.memory_stats()``; CPU (or when
+    the device reports nothing): ``MemAvailable`` of ``/proc/meminfo``, else the free
+    physical pages (``os.sysconf``). ``(None, reason)`` if nothing is known.
+    """
+    stats = None
+    if device.platform != "cpu":
+        try:
+            stats = device.memory_stats()
+        except Exception:  # noqa: BLE001 - backends without memory_stats
+            stats = None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0)), "memory_stats"
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024, "/proc/meminfo MemAvailable"
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"), "sysconf"
+    except (ValueError, OSError, AttributeError):
+        return None, "unknown"
+
+
+def fmt_bytes(n: float | None) -> str:
+    """``1536 -> '1.5 KiB'`` (binary units).
+
+    >>> fmt_bytes(3 * 2**30), fmt_bytes(512), fmt_bytes(None)
+    ('3.0 GiB', '512 B', 'n/a')
+    """
+    if n is None:
+        return "n/a"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(n) < 1024 or unit == "PiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_memory(estimates: Mapping[str, int], available: int | None, where: str) -> None:
+    """Raise one :class:`InputValueError` line if any case's estimated peak exceeds the
+    available memory (``estimates``: case label -> bytes)."""
+    if available is None:
+        return
+    too_big = {k: v for k, v in estimates.items() if v > available}
+    if too_big:
+        label, need = max(too_big.items(), key=lambda kv: kv[1])
+        raise InputValueError(
+            f"--shapes {label} needs about {fmt_bytes(need)} (estimated peak of the compared "
+            f"implementations) but {fmt_bytes(available)} is available on {where}; "
+            "choose smaller shapes"
+        )
+
+
+# ----------------------------------------------------------------------------------------
+# One group: the implementations of one case, compiled, timed interleaved, summarized.
+
+
+@dataclass
+class Prepared:
+    """An implementation ready to time.
+
+    Attributes:
+      call: zero-argument callable; its result is passed to ``jax.block_until_ready``. With
+        ``self_timed``, it returns a list of durations (seconds) it measured itself.
+      compile_s: seconds spent compiling (lower + compile), or None.
+      memory: :func:`memory_stats` of the compiled executable, or None.
+      note: what a reader must know (``"torch eager: torch.compile failed: ..."``).
+    """
+
+    call: Callable[[], Any]
+    compile_s: float | None = None
+    memory: dict[str, int] | None = None
+    note: str | None = None
+    self_timed: bool = False
+
+
+def prepare_jax(fn: Callable, args: Sequence[Any], note: str | None = None) -> Prepared:
+    """Compile ``fn`` for ``args`` (timed), read its memory, wrap it as a zero-arg call."""
+    t0 = time.perf_counter()
+    compiled = compile_fn(fn, args)
+    compile_s = time.perf_counter() - t0
+    args = tuple(args)
+    return Prepared(lambda: compiled(*args), compile_s, memory_stats(compiled), note)
+
+
+def time_prepared(
+    impls: Mapping[str, Prepared], *, repeats: int, warmup: int, on_call=None
+) -> dict[str, list[float]]:
+    """:func:`time_interleaved` for :class:`Prepared` implementations; self-timed ones
+    contribute the durations they return (several per call)."""
+    if not any(p.self_timed for p in impls.values()):
+        return time_interleaved(
+            {k: p.call for k, p in impls.items()}, repeats=repeats, warmup=warmup,
+            on_call=on_call,
+        )[0]
+    times: dict[str, list[float]] = {k: [] for k in impls}
+    for p in impls.values():
+        for _ in range(warmup):
+            jax.block_until_ready(p.call())
+    for r in range(repeats):
+        for name in round_robin(list(impls), r):
+            p = impls[name]
+            if p.self_timed:
+                times[name].extend(p.call())
+            else:
+                t0 = time.perf_counter()
+                jax.block_until_ready(p.call())
+                times[name].append(time.perf_counter() - t0)
+            if on_call is not None:
+                on_call(name)
+    return times
+
+
+def summarize_group(
+    times: Mapping[str, Sequence[float]],
+    impls: Mapping[str, Prepared],
+    reference: str,
+    *,
+    work_bytes: float | None = None,
+    work_flops: float | None = None,
+    peaks: Mapping[str, Any] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per implementation: :func:`summarize`, the ratio to ``reference`` (:func:`paired_ratio`),
+    compile time, memory, note, and the fractions of the machine's peaks reached:
+    ``bandwidth_fraction = work_bytes / median / copy_bytes_per_s`` and
+    ``flops_fraction = work_flops / median / matmul_flops_per_s`` (None where not given)."""
+    out = {}
+    for name, p in impls.items():
+        s = summarize(times[name])
+        rec: dict[str, Any] = {**s}
+        if len(times[name]) == len(times[reference]):
+            rec.update(paired_ratio(times, name, reference))
+        else:  # unequal counts cannot be paired: ratio of medians only
+            rec.update(ratio=s["median_s"] / float(np.median(times[reference])))
+        rec["compile_s"] = p.compile_s
+        rec["memory"] = p.memory
+        rec["note"] = p.note
+        med = s["median_s"]
+        rec["bandwidth_fraction"] = (
+            None if work_bytes is None or peaks is None
+            else work_bytes / med / peaks["copy_bytes_per_s"]
+        )
+        rec["flops_fraction"] = (
+            None if work_flops is None or peaks is None
+            else work_flops / med / peaks["matmul_flops_per_s"]
+        )
+        out[name] = rec
+    return out
