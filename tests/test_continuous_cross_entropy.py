@@ -67,8 +67,12 @@ def test_monte_carlo_within_standard_errors():
 
 
 def test_auto_uses_closed_form_when_registered():
-    _, info = ct.cross_entropy(ct.Gamma(2.0, 1.0), ct.Normal(0.0, 1.0), return_info=True)
-    assert (info.method, info.num_nodes, float(info.error_estimate)) == ("closed_form", 0, 0.0)
+    h, info = ct.cross_entropy(ct.Gamma(2.0, 1.0), ct.Normal(0.0, 1.0), return_info=True)
+    assert (info.method, info.num_nodes) == ("closed_form", 0)
+    # a closed form's estimate is its rounding: 64 ε max(|H|, 1); H = ½log 2π + (2 + 4)/2
+    assert float(h) == pytest.approx(0.5 * math.log(2 * math.pi) + 3.0, rel=1e-15)
+    assert float(info.error_estimate) == 64 * np.finfo(np.float64).eps * float(h)
+    assert bool(info.converged) and info.rtol == 1e-10
 
 
 CLOSED_PAIRS = [
