@@ -15,16 +15,22 @@ float64 and ~14σ out in float32, their logs do not.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.scipy.special import gammaln
 
 from crossent_jax.continuous import _quadrature as quad
 from crossent_jax.continuous._base import Distribution
 from crossent_jax.continuous._distributions import (
+    _LOG_2PI,
     Beta,
     Exponential,
     Gamma,
+    Laplace,
+    Logistic,
     MixtureOfNormals,
+    StudentT,
     Uniform,
 )
 
@@ -41,18 +47,18 @@ def support_kind(p: Distribution) -> str:
     return "real"
 
 
-def _edges(p: Distribution, q: Distribution):
+def _edges(p: Distribution, q: Distribution, extra=()):
     lo, hi = p.support
-    bps = [p._center(), *p._breakpoints(), *q._breakpoints()]
+    bps = [p._center(), *p._breakpoints(), *q._breakpoints(), *extra]
     bps = jnp.sort(jnp.stack([jnp.clip(jnp.asarray(b, lo.dtype), lo, hi) for b in bps]))
     # stop_gradient is not applied: the split points move with the parameters, which is
     # what makes d/d(loc) of a kinked integrand right (Leibniz: the integrand is continuous).
     return lo, hi, [bps[i] for i in range(bps.shape[0])]
 
 
-def _nodes(p, q, finite: quad.FiniteTable, half: quad.HalfLineTable):
+def _nodes(p, q, finite: quad.FiniteTable, half: quad.HalfLineTable, extra=()):
     """Concatenated (x, dlo, dhi, w, coarse_w) over all pieces of p's support."""
-    lo, hi, bps = _edges(p, q)
+    lo, hi, bps = _edges(p, q, extra)
     kind = support_kind(p)
     dt = lo.dtype
     fin = quad._cast(finite, dt)
@@ -104,7 +110,7 @@ def _estimate(v, vc, absum):
     return jnp.abs(v - vc) + 64 * eps * absum
 
 
-def _weighted_sum(p, q, x, dlo, dhi, w, c, kl=False):
+def _weighted_sum(p, q, x, dlo, dhi, w, c, kl=False, g_fn=None):
     """Σ w·exp(log p)·(−log q) (or ·(log p − log q) for the KL) and its error estimate."""
     inside = (dlo > 0) & (dhi > 0) & jnp.isfinite(x)
     safe = p._center() if support_kind(p) != "bounded" else (p.support[0] + p.support[1]) / 2
@@ -117,16 +123,122 @@ def _weighted_sum(p, q, x, dlo, dhi, w, c, kl=False):
     dens = jnp.exp(lp)
     keep = inside & (dens > 0)
     g = (lp - lq) if kl else -lq
+    if g_fn is not None:  # a remainder replaces −log q (see heavy_tail_split)
+        g = g_fn(x)
     f = jnp.where(keep, dens * jnp.where(keep, g, 0.0), 0.0)
     v, vc = jnp.sum(w * f), jnp.sum(c * f)
     return v, _estimate(v, vc, jnp.sum(jnp.abs(w * f)))
 
 
 def piecewise(p, q, finite: quad.FiniteTable, half: quad.HalfLineTable, kl=False):
-    """(value, error estimate, number of nodes) of a piecewise rule."""
+    """(value, error estimate, number of nodes) of a piecewise rule.
+
+    For a StudentT p against a q whose −log q grows like |x| or x² (Laplace, Logistic,
+    mixture of Normals) the growing part is taken out in closed form first
+    (:func:`heavy_tail_split`) and only a remainder that does not grow is integrated: the
+    algebraic tails of p put mass beyond any finite node (for an x^-1.01 integrand the part
+    beyond 1e100 is still ~10)."""
+    split = heavy_tail_split(p, q)
+    if split is not None:
+        exact, g_fn, extra = split
+        x, dlo, dhi, w, c = _nodes(p, q, finite, half, extra)
+        v, err = _weighted_sum(p, q, x, dlo, dhi, w, c, False, g_fn)
+        v = exact + v
+        if kl:
+            v = v - p.entropy()
+        err = err + 64 * jnp.finfo(x.dtype).eps * jnp.abs(exact)
+        return v, err + _tail_bound(p, q, x, g_fn), int(x.shape[0])
     x, dlo, dhi, w, c = _nodes(p, q, finite, half)
     v, err = _weighted_sum(p, q, x, dlo, dhi, w, c, kl)
-    return v, err, int(x.shape[0])
+    g_fn = None
+    if kl:
+        g_fn = lambda x: p.log_prob(x) - q.log_prob(x)  # noqa: E731
+    return v, err + _tail_bound(p, q, x, g_fn), int(x.shape[0])
+
+
+def _tail_bound(p, q, x, g_fn):
+    """For a StudentT p: the part of the integral beyond the outermost nodes R (both sides),
+    from the leading asymptotics p(x) ≈ c |z|^{−ν−1}: 2 ∫_R^∞ p |g| ≈ 2 p(R) |R − μ|/ν ·
+    (|g(R)| + (ν_q + 1)/ν), the last term for a −log q growing like (ν_q + 1) log|x|. Added to
+    the error estimate (not to the value): the truncation the coarse rule cannot see."""
+    if not isinstance(p, StudentT):
+        return jnp.zeros((), x.dtype)
+    out = jnp.zeros((), x.dtype)
+    for far in (jnp.max(jnp.where(jnp.isfinite(x), x, -jnp.inf)),
+                jnp.min(jnp.where(jnp.isfinite(x), x, jnp.inf))):
+        g = g_fn(far) if g_fn is not None else -q.log_prob(far)
+        growth = q.df + 1 if isinstance(q, StudentT) else 1.0
+        r = jnp.abs(far - p.loc)
+        t = jnp.exp(p.log_prob(far)) * r / p.df * (jnp.abs(g) + growth / p.df)
+        out = out + jnp.where(jnp.isfinite(t), t, 0.0)
+    return out
+
+
+def _student_mean_abs_dev(p):
+    """E|X − μ| for X ~ StudentT(ν, μ, s), ν > 1: 2 s √ν Γ((ν+1)/2) / (√π (ν − 1) Γ(ν/2))."""
+    nu = p.df
+    nu1 = jnp.where(nu > 1, nu - 1, 1.0)
+    lg = jnp.log(2.0) + 0.5 * jnp.log(nu) + gammaln((nu + 1) / 2) - gammaln(nu / 2)
+    return p.scale * jnp.exp(lg - 0.5 * jnp.log(jnp.pi) - jnp.log(nu1))
+
+
+def _abs_shift(p, m):
+    """(E|X − μ| in closed form, r(x)) with E|X − m| = E|X − μ| + E[r(X)] for a p symmetric
+    about μ: r(x) = |x − m| − |x − μ| − (μ − m) sign(x − μ), which vanishes for |x − μ| >
+    |m − μ| (and E[sign(X − μ)] = 0), so r has compact support [μ − a, μ + a], a = |m − μ|."""
+    mu = p.loc
+
+    def r(x):
+        return jnp.abs(x - m) - jnp.abs(x - mu) - (mu - m) * jnp.sign(x - mu)
+
+    return _student_mean_abs_dev(p), r, (2 * mu - m,)
+
+
+def heavy_tail_split(p, q):
+    """(exact part, remainder g(x), extra split points) with H(p, q) = exact + E_p[g(X)], for a
+    StudentT p against q = Laplace, Logistic or MixtureOfNormals; None otherwise.
+
+    * Laplace(m, b): −log q = log 2b + |x − m|/b, E|X − m| by :func:`_abs_shift`;
+    * Logistic(m, s): −log q = log s + |z| + 2 log1p(e^{−|z|}), z = (x − m)/s: the last term
+      is bounded and decays like e^{−|z|};
+    * mixture: −log q = c_k + (x − m_k)²/(2σ_k²) − log Σ_j exp(a_j − a_k), a_j the log of
+      component j's weighted density, k the widest component (its quadratic dominates in
+      both tails; the remainder is ≤ 0 and at most linear in |x|), E(X − m_k)² = Var X +
+      (μ − m_k)²."""
+    if not isinstance(p, StudentT):
+        return None
+    if isinstance(q, (Laplace, Logistic)):
+        m, b = q.loc, q.scale
+        mad, r, extra = _abs_shift(p, m)
+        if isinstance(q, Laplace):
+            return jnp.log(2 * b) + mad / b, lambda x: r(x) / b, extra
+
+        def g(x):
+            return r(x) / b + 2 * jnp.log1p(jnp.exp(-jnp.abs(x - m) / b))
+
+        return jnp.log(b) + mad / b, g, extra
+    if isinstance(q, MixtureOfNormals):
+        logw = q._log_w()
+        # widest component; among equally wide ones the heaviest (any choice is exact)
+        k = jnp.argmax(q.scales + 1e-300 * logw)
+        mk, sk, lwk = q.locs[k], q.scales[k], logw[k]
+        c = 0.5 * _LOG_2PI + jnp.log(sk) - lwk
+        var = p.variance()
+        finite = jnp.isfinite(var)
+        m2 = jnp.where(finite, var, 0.0) + (p.loc - mk) ** 2
+        exact = c + m2 / (2 * sk**2)
+
+        def g(x):
+            x = jnp.asarray(x)
+            lead = (1,) * x.ndim
+            lw, ls = logw.reshape(lead + (-1,)), q.scales.reshape(lead + (-1,))
+            a = lw - jnp.log(ls) - 0.5 * ((x[..., None] - q.locs.reshape(ls.shape)) / ls) ** 2
+            ak = lwk - jnp.log(sk) - 0.5 * ((x - mk) / sk) ** 2
+            return -jax.nn.logsumexp(a - ak[..., None], axis=-1)
+
+        return exact, g, ()
+    return None
+
 
 
 def hermite(p, q, n: int, kl=False):
