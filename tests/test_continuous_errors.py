@@ -14,7 +14,12 @@ from crossent_jax import continuous as ct
 BAD_PARAMS = [
     (lambda: ct.Normal(0.0, 0.0), "scale must be > 0, got 0.0"),
     (lambda: ct.Normal(0.0, -1.0), "scale must be > 0"),
-    (lambda: ct.Normal(0.0, float("nan")), "scale must be > 0, got nan"),
+    (lambda: ct.Normal(0.0, float("nan")), "scale must not be NaN, got nan"),
+    (lambda: ct.Normal(float("nan"), 1.0), "loc must not be NaN, got nan"),
+    (lambda: ct.StudentT(3.0, 0.0, np.array(np.nan)), "scale must not be NaN"),
+    (lambda: ct.Uniform(0.0, float("nan")), "high must not be NaN"),
+    (lambda: ct.MixtureOfNormals(np.array([0.5, 0.5]), np.array([0.0, np.nan]), np.ones(2)),
+     "locs must not be NaN"),
     (lambda: ct.Laplace(0.0, -2.0), "scale must be > 0"),
     (lambda: ct.Logistic(0.0, 0.0), "scale must be > 0"),
     (lambda: ct.StudentT(0.0, 0.0, 1.0), "df must be > 0"),
@@ -40,6 +45,28 @@ BAD_PARAMS = [
 def test_bad_concrete_parameters_raise(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("fn", [ct.cross_entropy, ct.kl_divergence], ids=["ce", "kl"])
+@pytest.mark.parametrize("q", [ct.Normal(0.0, 1.0), ct.StudentT(3.0, 0.0, 1.0)], ids=["N", "T"])
+def test_traced_nan_location_gives_nan(fn, q):
+    # issue 10 item 5: a NaN loc passes "scale > 0" and used to give +inf
+    f = jax.jit(lambda m: fn(ct.Normal(m, 1.0), q))
+    assert math.isnan(float(f(jnp.nan)))
+    g = jax.jit(lambda m: fn(q, ct.Normal(m, 1.0)))
+    assert math.isnan(float(g(jnp.nan)))
+
+
+@pytest.mark.parametrize("dt", [jnp.bfloat16, jnp.float16])
+def test_half_precision_parameters_are_computed_in_float32(dt):
+    # issue 10 item 7: bf16 / f16 are floating, accepted and computed in float32
+    d = ct.Normal(jnp.asarray(0.5, dt), jnp.asarray(2.0, dt))
+    assert d.loc.dtype == jnp.float32 and d.scale.dtype == jnp.float32
+    q = ct.Normal(jnp.asarray(0.0, dt), jnp.asarray(1.0, dt))
+    h = ct.cross_entropy(d, q)
+    assert h.dtype == jnp.float32
+    # 0.5 and 2.0 are exact in bf16: H = ½log(2π) + (4 + 0.25)/2
+    np.testing.assert_allclose(float(h), 0.5 * math.log(2 * math.pi) + 4.25 / 2, rtol=1e-6)
 
 
 def test_bad_traced_parameters_give_nan():

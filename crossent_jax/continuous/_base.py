@@ -1,7 +1,7 @@
 """The distribution base class: a frozen pytree of parameters plus validation helpers.
 
 Each distribution is a dataclass whose fields are its parameters, registered as a JAX pytree
-(``jax.tree_util.register_dataclass``) so that it can be passed through ``jit``, ``vmap`` and
+(see :func:`register`) so that it can be passed through ``jit``, ``vmap`` and
 ``grad`` like any array. Construction validates concrete parameters (``ValueError``); inside
 ``jit`` the parameters are tracers, cannot be checked, and an invalid value turns every result
 computed from the distribution into NaN (see :meth:`Distribution.valid`).
@@ -16,22 +16,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from crossent_jax._errors import InputTypeError, InputValueError
-from crossent_jax._validation import is_concrete
+from crossent_jax._validation import compute_dtype, is_concrete
 
 
 def as_param(value, name: str) -> jax.Array:
     """A parameter as a floating array: Python numbers become the default float dtype,
-    arrays must already be floating (``TypeError`` naming the dtype otherwise)."""
+    arrays must already be floating (``TypeError`` naming the dtype otherwise). bfloat16 and
+    float16 are accepted and stored as float32, the dtype everything is computed in (as for
+    the discrete losses); a concrete NaN is a ``ValueError``."""
     if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise InputTypeError(f"{name} must be a real number or floating array, got {value!r}")
     if isinstance(value, (int, float)):
-        return jnp.asarray(float(value))
+        value = jnp.asarray(float(value))
     if isinstance(value, (list, tuple)):
         value = np.asarray(value, dtype=float)
     dtype = np.dtype(value.dtype) if hasattr(value, "dtype") else np.asarray(value).dtype
-    if not np.issubdtype(dtype, np.floating):
+    # jnp.issubdtype, not np.issubdtype: numpy does not count bfloat16 as floating
+    if not jnp.issubdtype(dtype, jnp.floating):
         raise InputTypeError(f"{name} must be a floating array, got dtype {dtype}")
-    return jnp.asarray(value)
+    value = jnp.asarray(value, compute_dtype(dtype))
+    if is_concrete(value) and np.any(np.isnan(np.asarray(value))):
+        raise InputValueError(f"{name} must not be NaN, got nan")
+    return value
 
 
 def check_param(value: jax.Array, name: str, ok, requirement: str) -> None:
@@ -93,6 +99,16 @@ class Distribution:
         """Points where log_prob is not smooth (or changes fast): quadrature splits there."""
         return ()
 
+    #: p's bulk is cut at centre ± this many scales, so that every piece next to the bulk and
+    #: every half-line map is scaled to p itself, not to the distance to q's split points
+    #: (Normal(1000, 1e-3) against Laplace(0, 1) would otherwise put its mass in 1e-6 of a
+    #: piece [0, 1000])
+    _BULK_CUTS = 8.0
+
+    def _bulk_points(self) -> tuple[jax.Array, ...]:
+        c, s = self._center(), self._scale()
+        return (c - self._BULK_CUTS * s, c + self._BULK_CUTS * s)
+
     def _num_breakpoints(self) -> int:
         return len(self._breakpoints())
 
@@ -103,8 +119,18 @@ class Distribution:
         del dlo, dhi
         return self.log_prob(x)
 
+    def _edge_finite(self):
+        """(at low, at high): whether the density is finite and positive on the support's
+        edges, so that the grid rules' end nodes may be evaluated there."""
+        return jnp.asarray(False), jnp.asarray(False)
+
     def _nan_if_invalid(self, value):
-        return jnp.where(self.valid(), value, jnp.nan)
+        """NaN where the parameters are invalid: out of their domain or NaN (a traced NaN
+        passes every comparison in ``valid`` as False or True depending on its direction)."""
+        ok = self.valid()
+        for leaf in self.params():
+            ok = ok & ~jnp.any(jnp.isnan(leaf))
+        return jnp.where(ok, value, jnp.nan)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
@@ -112,7 +138,12 @@ class Distribution:
 
 
 def register(cls):
-    """Decorator: frozen dataclass + pytree registration (all fields are data leaves)."""
+    """Decorator: frozen dataclass + pytree registration (all fields are data leaves).
+
+    Not ``jax.tree_util.register_dataclass``: it rebuilds instances by calling the class,
+    i.e. the validating constructor, and JAX unflattens trees with placeholder leaves
+    (``object()`` sentinels in ``vmap``'s axis handling, ``None``), which the constructor
+    rightly refuses. Unflattening here bypasses ``__init__``."""
     cls = dataclasses.dataclass(frozen=True, repr=False, eq=False)(cls)
     names = [f.name for f in dataclasses.fields(cls)]
 
@@ -120,7 +151,6 @@ def register(cls):
         return [getattr(d, n) for n in names], None
 
     def unflatten(_, leaves):
-        # bypass __init__: under transformations the leaves may be tracers or placeholders
         obj = object.__new__(cls)
         for n, v in zip(names, leaves, strict=True):
             object.__setattr__(obj, n, v)

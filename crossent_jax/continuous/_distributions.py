@@ -136,7 +136,7 @@ class Logistic(Distribution):
 
     def _breakpoints(self):
         # log density ≈ −|x − loc|/scale: a kink smoothed over ~scale, sharp when scale is small
-        return (self.loc,)
+        return (self.loc - 2 * self.scale, self.loc, self.loc + 2 * self.scale)
 
     def mean(self):
         return self._nan_if_invalid(self.loc)
@@ -201,7 +201,9 @@ class StudentT(Distribution):
         return self.scale
 
     def _breakpoints(self):
-        return (self.loc,)
+        # log density bends from flat to −(ν+1) log|x| within ~scale of loc: narrow q's need
+        # the cuts at loc ± 2 scale as well as loc
+        return (self.loc - 2 * self.scale, self.loc, self.loc + 2 * self.scale)
 
 
 def _gamma_log_prob(x, k, rate, log_x):
@@ -230,7 +232,14 @@ class Gamma(Distribution):
         inside = x > 0
         xs = jnp.where(inside, x, 1.0)  # safe point before the log: finite gradients
         lp = _gamma_log_prob(xs, self.concentration, self.rate, jnp.log(xs))
-        return self._nan_if_invalid(jnp.where(inside, lp, -jnp.inf))
+        k = self.concentration
+        # at x = 0 the density is 0 (k > 1), r (k = 1) or unbounded (k < 1)
+        at0 = jnp.where(k == 1, jnp.log(self.rate), jnp.where(k > 1, -jnp.inf, jnp.inf))
+        lp = jnp.where(inside, lp, jnp.where(x == 0, at0, -jnp.inf))
+        return self._nan_if_invalid(lp)
+
+    def _edge_finite(self):
+        return self.concentration == 1, jnp.asarray(False)
 
     def sample(self, key, shape=()):
         # jax.random.gamma is differentiable w.r.t. the concentration (implicit reparam.)
@@ -268,6 +277,9 @@ class Exponential(Distribution):
     def log_prob(self, x):
         lp = jnp.log(self.rate) - self.rate * x
         return self._nan_if_invalid(jnp.where(x >= 0, lp, -jnp.inf))
+
+    def _edge_finite(self):
+        return jnp.asarray(True), jnp.asarray(False)
 
     def sample(self, key, shape=()):
         return jax.random.exponential(key, shape, self.dtype) / self.rate
@@ -311,6 +323,9 @@ class Beta(Distribution):
         lp = (self.alpha - 1) * jnp.log(lo) + (self.beta - 1) * jnp.log(hi)
         lp = lp - betaln(self.alpha, self.beta)
         return self._nan_if_invalid(jnp.where(inside, lp, -jnp.inf))
+
+    def _edge_finite(self):
+        return self.alpha == 1, self.beta == 1
 
     def log_prob(self, x):
         return self._log_prob_near(x, x, 1 - x)
@@ -367,6 +382,12 @@ class Uniform(Distribution):
         inside = (x >= self.low) & (x <= self.high)
         lp = -jnp.log(self.high - self.low)
         return self._nan_if_invalid(jnp.where(inside, lp, -jnp.inf))
+
+    def _bulk_points(self):
+        return ()  # flat density: nothing to resolve
+
+    def _edge_finite(self):
+        return jnp.asarray(True), jnp.asarray(True)
 
     def sample(self, key, shape=()):
         u = jax.random.uniform(key, shape, self.dtype)
@@ -447,6 +468,9 @@ class MixtureOfNormals(Distribution):
     #: each component is cut at loc, loc ± 4 scale and loc ± 8 scale (beyond 8 scales its
     #: density is e^-32 of its peak), so narrow components far apart are resolved
     _COMPONENT_CUTS = (-8.0, -4.0, 0.0, 4.0, 8.0)
+
+    def _bulk_points(self):
+        return ()  # each component is cut at ±4 and ±8 of its own scales (_breakpoints)
 
     def _breakpoints(self):
         k = self.locs.shape[-1]

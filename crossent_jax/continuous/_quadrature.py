@@ -71,6 +71,23 @@ def _cast(table, dtype):
     return type(table)(*out)
 
 
+#: (minimum, must be odd) for num_points of each rule: the one table the checks read
+POINTS_RULE = {
+    "gauss_hermite": (1, False),
+    "gauss_legendre": (1, False),
+    "gauss_laguerre": (1, False),
+    "tanh_sinh": (3, True),
+    "trapezoid": (2, False),
+    "simpson": (3, True),
+    "monte_carlo": (2, False),
+}
+
+
+def check_points(n: int, name: str) -> int:
+    """``num_points`` for rule ``name``: an int, at least the rule's minimum, odd if needed."""
+    return _check_points(n, name, *POINTS_RULE[name])
+
+
 def _check_points(n: int, name: str, minimum: int = 2, odd: bool = False) -> int:
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
         raise InputTypeError(f"num_points for {name} must be an int, got {n!r}")
@@ -95,7 +112,7 @@ def gauss_hermite(n: int) -> tuple[np.ndarray, np.ndarray]:
     >>> [round(float(v), 6) for v in u]
     [-1.224745, 0.0, 1.224745]
     """
-    n = _check_points(n, "gauss_hermite", 1)
+    n = check_points(n, "gauss_hermite")
     off = np.sqrt(np.arange(1, n) / 2.0)
     vals, vecs = np.linalg.eigh(np.diag(off, 1) + np.diag(off, -1))
     w = math.sqrt(math.pi) * vecs[0] ** 2
@@ -113,7 +130,7 @@ def gauss_legendre(n: int) -> FiniteTable:
     >>> round(float(tab.d[0]), 6), float(tab.w.sum())
     (0.211325, 1.0)
     """
-    n = _check_points(n, "gauss_legendre", 1)
+    n = check_points(n, "gauss_legendre")
     u, w = np.polynomial.legendre.leggauss(n)
     left = u < 0
     return FiniteTable(left, (1 - np.abs(u)) / 2, w / 2, np.zeros(n))
@@ -163,7 +180,7 @@ def tanh_sinh(n: int) -> FiniteTable:
     >>> round(float(tab.w.sum()), 12)
     1.0
     """
-    n = _check_points(n, "tanh_sinh", 3, odd=True)
+    n = check_points(n, "tanh_sinh")
     tau, h, coarse = _tau(n, _TS_TAU)
     u = math.pi * np.sinh(tau)
     d = 1 / (1 + np.exp(np.abs(u)))  # expit(−|u|), no cancellation
@@ -174,7 +191,7 @@ def tanh_sinh(n: int) -> FiniteTable:
 @functools.lru_cache(maxsize=64)
 def exp_sinh(n: int) -> HalfLineTable:
     """Exp–sinh rule for ∫₀^∞: t = exp(π/2·sinh τ), dt = π/2·cosh τ·t dτ, τ ∈ [−4.5, 4.5]."""
-    n = _check_points(n, "tanh_sinh", 3, odd=True)
+    n = check_points(n, "tanh_sinh")
     tau, h, coarse = _tau(n, _ES_TAU)
     t = np.exp(math.pi / 2 * np.sinh(tau))
     w = h * math.pi / 2 * np.cosh(tau) * t
@@ -207,7 +224,7 @@ def _grid_weights(n: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
 @functools.lru_cache(maxsize=64)
 def grid(n: int, rule: str) -> FiniteTable:
     """Trapezoid or composite Simpson on n equispaced points of [0, 1] (ends included)."""
-    n = _check_points(n, rule, 3 if rule == "simpson" else 2, odd=rule == "simpson")
+    n = check_points(n, rule)
     x = np.linspace(0.0, 1.0, n)
     w, c = _grid_weights(n, rule)
     return FiniteTable(x <= 0.5, np.minimum(x, 1 - x), w, c)
@@ -234,7 +251,7 @@ def gauss_laguerre(n: int, alpha) -> tuple[jax.Array, jax.Array]:
     >>> [round(float(v), 6) for v in u], round(float(w.sum()), 12)
     ([0.585786, 3.414214], 1.0)
     """
-    n = _check_points(n, "gauss_laguerre", 1)
+    n = check_points(n, "gauss_laguerre")
     alpha = jnp.asarray(alpha)
     k = jnp.arange(n, dtype=alpha.dtype)
     diag = 2 * k + alpha + 1
