@@ -181,7 +181,7 @@ def static_config(config: TrainConfig) -> TrainConfig:
 class _Programs:
     init_state: Callable
     epoch: Callable  # (state, hp, x, y, idx, mask) -> (state, per-step metrics)
-    evaluate: Callable  # (params, hp, x, y, mask, n) -> (loss, metrics, probs)
+    evaluate: Callable  # (params, hp, x, y, mask, segments) -> ({name: (loss, metrics)}, probs)
 
 
 def _train_step(apply, tx, loss, factor, mesh):
@@ -238,20 +238,23 @@ def _epoch_fn(step):
 
 
 def _eval_fn(apply, loss):
-    """``(params, hp, x, y, mask, n) -> (objective, metrics, probs)``; the metrics are
-    computed on the first ``n`` (real) rows."""
+    """``(params, hp, x, y, mask, segments) -> {name: (objective, metrics)}, probs``: one
+    forward pass over the validation and test rows stacked together; ``segments`` is a
+    static tuple of ``(name, start, stop)`` row ranges, metrics are computed per range."""
 
-    def evaluate(params, hp, x, y, mask, n):
+    def evaluate(params, hp, x, y, mask, segments):
         logits = apply(params, x)
-        value = objective(
-            logits, y, mask, loss=loss,
-            label_smoothing=hp["label_smoothing"], z_loss=hp["z_loss"],
-        )
         probs = predict_proba(logits, loss=loss)
-        p, t = probs[:n], y[:n]
-        metrics = {"accuracy": accuracy(p, t), "nll": nll(p, t), "ece": ece(p, t),
-                   "brier": brier(p, t)}
-        return value, metrics, probs
+        out = {}
+        for name, a, b in segments:
+            value = objective(
+                logits[a:b], y[a:b], mask[a:b], loss=loss,
+                label_smoothing=hp["label_smoothing"], z_loss=hp["z_loss"],
+            )
+            p, t = probs[a:b], y[a:b]
+            out[name] = (value, {"accuracy": accuracy(p, t), "nll": nll(p, t),
+                                 "ece": ece(p, t), "brier": brier(p, t)})
+        return out, probs
 
     return evaluate
 
@@ -283,7 +286,7 @@ def _programs(static: TrainConfig, total_steps: int, devices: tuple, sizes: tupl
     return _Programs(
         init_state=init_state,
         epoch=jax.jit(_epoch_fn(step), out_shardings=(rep, rep)),
-        evaluate=jax.jit(_eval_fn(apply, static.loss), static_argnames="n"),
+        evaluate=jax.jit(_eval_fn(apply, static.loss), static_argnames="segments"),
     )
 
 
@@ -300,12 +303,13 @@ def _total_steps(config: TrainConfig, n_train: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class _Split:
-    """Training rows (host), and the validation / test sets padded and on the device."""
+    """Training rows (host), and the evaluation rows (validation, then test) padded and on
+    the device, with their static ``segments``: ``(("val", 0, n_val), ("test", ...))``."""
 
     x_train: np.ndarray
     y_train: np.ndarray
-    val: tuple | None  # (x, y, mask, n) on the device
-    test: tuple | None
+    eval_arrays: tuple | None  # (x, y, mask) on the device
+    segments: tuple
     y_test: np.ndarray
 
 
@@ -332,24 +336,30 @@ def validation_split(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _prepare_data(data: Dataset, config: TrainConfig, mesh, *, test: bool) -> _Split:
-    n_dev = mesh.devices.size
-    split = sh.batch_sharding(mesh)
-
-    def on_device(x, y):
-        xp, mask = sh.pad_rows(x, n_dev)
-        yp, _ = sh.pad_rows(y, n_dev)
-        return (*jax.device_put((xp, yp, mask), split), x.shape[0])
-
-    x_train, y_train, val = data.x_train, data.y_train, None
+    x_train, y_train = data.x_train, data.y_train
+    names, xs, ys = [], [], []
     if config.validation_fraction > 0:
         tr, va = validation_split(x_train.shape[0], config.validation_fraction)
-        val = on_device(x_train[va], y_train[va])
+        names.append("val")
+        xs.append(x_train[va])
+        ys.append(y_train[va])
         x_train, y_train = x_train[tr], y_train[tr]
-    return _Split(
-        x_train=x_train, y_train=y_train, val=val,
-        test=on_device(data.x_test, data.y_test) if test else None,
-        y_test=np.asarray(data.y_test),
-    )
+    if test:
+        names.append("test")
+        xs.append(data.x_test)
+        ys.append(data.y_test)
+    segments, start = [], 0
+    for name, x in zip(names, xs, strict=True):
+        segments.append((name, start, start + x.shape[0]))
+        start += x.shape[0]
+    eval_arrays = None
+    if xs:
+        n_dev = mesh.devices.size
+        xp, mask = sh.pad_rows(np.concatenate(xs), n_dev)
+        yp, _ = sh.pad_rows(np.concatenate(ys), n_dev)
+        eval_arrays = tuple(jax.device_put((xp, yp, mask), sh.batch_sharding(mesh)))
+    return _Split(x_train=x_train, y_train=y_train, eval_arrays=eval_arrays,
+                  segments=tuple(segments), y_test=np.asarray(data.y_test))
 
 
 def _epoch_indices(seeds: Sequence[int], epoch: int, n: int, batch_size: int, n_dev: int):
@@ -434,17 +444,16 @@ def _restore(config: TrainConfig, state, rep):
 
 def _evaluate(programs: _Programs, params, hp, split: _Split) -> tuple[dict, Any]:
     """Validation and test records of ``params``; also the test probabilities."""
-    record, probs = {}, None
-    if split.val is not None:
-        x, y, mask, n = split.val
-        value, metrics, _ = programs.evaluate(params, hp, x, y, mask, n=n)
-        record.update(_eval_record(value, metrics, "val"))
-    if split.test is not None:
-        x, y, mask, n = split.test
-        value, metrics, probs = programs.evaluate(params, hp, x, y, mask, n=n)
-        record.update(_eval_record(value, metrics, "test"))
-        probs = np.asarray(probs)[:n]
-    return record, probs
+    if split.eval_arrays is None:
+        return {}, None
+    out, probs = programs.evaluate(params, hp, *split.eval_arrays, segments=split.segments)
+    out = jax.device_get(out)
+    record = {}
+    for name, a, b in split.segments:
+        record.update(_eval_record(*out[name], name))
+        if name == "test":
+            probs = np.asarray(probs)[a:b]
+    return record, probs if "test" in out else None
 
 
 def fit(

@@ -57,8 +57,8 @@ def _population_programs(
 
     ev = _loop._eval_fn(apply, static.loss)
 
-    def evaluate(params, hps, x, y, mask, n):
-        return jax.vmap(lambda p, h: ev(p, h, x, y, mask, n))(params, hps)
+    def evaluate(params, hps, x, y, mask, segments):
+        return jax.vmap(lambda p, h: ev(p, h, x, y, mask, segments))(params, hps)
 
     def init_state(seeds):
         one = {}
@@ -72,7 +72,7 @@ def _population_programs(
     return _PopPrograms(
         init_state=init_state,
         epoch=jax.jit(epoch, out_shardings=(rep, rep)),
-        evaluate=jax.jit(evaluate, static_argnames="n"),
+        evaluate=jax.jit(evaluate, static_argnames="segments"),
     )
 
 
@@ -212,15 +212,16 @@ def population_fit(
 def _evaluate(programs: _PopPrograms, params, hps, split) -> tuple[list[dict], np.ndarray]:
     k = len(jax.tree.leaves(hps)[0])
     records: list[dict] = [{} for _ in range(k)]
-    probs = None
-    for prefix, part in (("val", split.val), ("test", split.test)):
-        if part is None:
-            continue
-        x, y, mask, n = part
-        value, metrics, p = jax.device_get(programs.evaluate(params, hps, x, y, mask, n=n))
+    if split.eval_arrays is None:
+        return records, None
+    out, probs = jax.device_get(
+        programs.evaluate(params, hps, *split.eval_arrays, segments=split.segments))
+    test_probs = None
+    for name, a, b in split.segments:
+        value, metrics = out[name]
         for i in range(k):
             records[i].update(_loop._eval_record(
-                value[i], {m: v[i] for m, v in metrics.items()}, prefix))
-        if prefix == "test":
-            probs = np.asarray(p)[:, :n]
-    return records, probs
+                value[i], {m: v[i] for m, v in metrics.items()}, name))
+        if name == "test":
+            test_probs = np.asarray(probs)[:, a:b]
+    return records, test_probs
