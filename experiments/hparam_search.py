@@ -51,7 +51,7 @@ def reference_loop(config: TrainConfig, data):
     x, y = jnp.asarray(data.x_train[tr]), jnp.asarray(data.y_train[tr])
     n = x.shape[0]
     steps = -(-n // config.batch_size)
-    init, apply = make_model(config.model, config.hidden_sizes)
+    init, apply = make_model(config.model, config.resolved_hidden_sizes)
     tx = optax.adamw(optax.cosine_decay_schedule(config.learning_rate, steps * config.epochs),
                      weight_decay=config.weight_decay)
 
