@@ -185,8 +185,7 @@ def test_reused_out_holds_only_this_runs_files(tmp_path):
 
 
 def test_curves_plot_names_the_loss(tmp_path, monkeypatch):
-    from crossent_jax.train import TrainConfig
-    from crossent_jax.train import _plots
+    from crossent_jax.train import TrainConfig, _plots
 
     seen = {}
 

@@ -10,8 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from crossent_jax.train import TrainConfig, fit, load_dataset, make_model
-from crossent_jax.train import _loop
+from crossent_jax.train import TrainConfig, _loop, fit, load_dataset, make_model
 
 BASE = TrainConfig(dataset="blobs", model="mlp", hidden_sizes=(16,), batch_size=64, epochs=2,
                    learning_rate=0.01, schedule="cosine", weight_decay=1e-3, seed=4)

@@ -99,7 +99,9 @@ def _member_configs(base: TrainConfig, overrides: Mapping[str, Sequence]) -> lis
             f"every override needs the same number (>= 1) of values, got lengths {lengths}"
         )
     if base.checkpoint_dir is not None:
-        raise InputValueError("population_fit does not checkpoint: base.checkpoint_dir must be None")
+        raise InputValueError(
+            "population_fit does not checkpoint: base.checkpoint_dir must be None"
+        )
     if "seed" in overrides and _loop._takes_key(base.optimizer):
         raise InputValueError(
             f"optimizer {base.optimizer!r} draws noise from the seed, which is compiled in: "

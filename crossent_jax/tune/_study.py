@@ -111,7 +111,8 @@ class Study:
 
         Example:
           >>> from crossent_jax.tune import Study, Trial
-          >>> s = Study("random", {}, {}, "best", [Trial(0, {"learning_rate": 0.1}, 0.5, [0.7, 0.5], 1.0)])
+          >>> trial = Trial(0, {"learning_rate": 0.1}, 0.5, [0.7, 0.5], 1.0)
+          >>> s = Study("random", {}, {}, "best", [trial])
           >>> Study.from_json(s.to_json()) == s
           True
         """
