@@ -257,7 +257,9 @@ def search(
         if out is not None:
             _outputs.write_json(os.path.join(out, "trials.json"), study.to_dict())
 
-    with progress_bar(budget, desc=f"{method} search", unit="trial", enabled=progress) as bar:
+    grid = grid_points(space, budget) if method == "grid" else None
+    total = len(grid) if grid is not None else budget
+    with progress_bar(total, desc=f"{method} search", unit="trial", enabled=progress) as bar:
 
         def record(trial: Trial) -> None:
             study.trials.append(trial)
@@ -270,7 +272,7 @@ def search(
             return _run_trial(number, base, params, objective, fit_kw, report)
 
         if method == "grid":
-            for number, params in enumerate(grid_points(space, budget)):
+            for number, params in enumerate(grid):
                 record(run(number, params))
         elif method == "random":
             for number, params in enumerate(random_points(space, budget, seed)):
