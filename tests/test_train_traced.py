@@ -114,3 +114,12 @@ def test_bad_validation_fraction(bad, match):
 def test_validation_fraction_leaving_no_rows():
     with pytest.raises(ValueError, match=r"validation_fraction 0.001 of 10 training examples leaves 0 validation and 10 training examples; both must be >= 1"):
         _loop.validation_split(10, 0.001)
+
+
+def test_resume_check_reads_older_checkpoint_records():
+    # written before validation_fraction existed, with hidden_sizes null (the default)
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "validation_fraction"}
+    old["hidden_sizes"] = None
+    _loop._check_resumable(old, TrainConfig(hidden_sizes=(256, 256)))  # same run: accepted
+    with pytest.raises(ValueError, match=r"hidden_sizes: \[256, 256\] -> \[64\]"):
+        _loop._check_resumable(old, TrainConfig(hidden_sizes=(64,)))

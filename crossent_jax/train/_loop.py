@@ -33,7 +33,7 @@ import optax
 
 from crossent_jax._errors import InputTypeError, InputValueError
 from crossent_jax.train import _sharding as sh
-from crossent_jax.train._config import TrainConfig
+from crossent_jax.train._config import DEFAULT_HIDDEN, TrainConfig
 from crossent_jax.train._data import Dataset, load_dataset
 from crossent_jax.train._metrics import accuracy, brier, ece, nll
 from crossent_jax.train._models import make_model
@@ -173,7 +173,6 @@ def static_config(config: TrainConfig) -> TrainConfig:
         learning_rate=1.0, weight_decay=0.0, label_smoothing=0.0, z_loss=0.0,
         epochs=0, validation_fraction=0.0, checkpoint_dir=None, resume=False,
         seed=config.seed if _takes_key(config.optimizer) else 0,
-        schedule=config.schedule,
     )
 
 
@@ -399,6 +398,11 @@ def _eval_record(value, metrics, prefix: str) -> dict:
 
 
 def _check_resumable(saved: dict, config: TrainConfig) -> None:
+    # checkpoints written before a field existed, or with hidden_sizes None, compare as the
+    # defaults they ran with
+    saved = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)}, **saved}
+    if saved["hidden_sizes"] is None:
+        saved["hidden_sizes"] = list(DEFAULT_HIDDEN.get(saved["model"], ()))
     now = config.to_dict()
     allowed = set(_RESUMABLE_CHANGES)
     if config.schedule == "constant":
