@@ -26,6 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "crossent_jax.train._cli",
         "train a classifier with the kit's losses on MNIST-1D and friends",
     ),
+    "tune": (
+        "crossent_jax.tune._cli",
+        "hyperparameter search by validation cross-entropy: grid, random, bayes, population",
+    ),
     "verify": (
         "crossent_jax.verify._cli",
         "verify the gradients of every loss (autodiff vs analytic vs finite differences)",

@@ -2,6 +2,7 @@
 
 import json
 
+import jax
 import pytest
 
 from crossent_jax.cli import main
@@ -16,36 +17,21 @@ def test_train_writes_history_and_plots(tmp_path, capsys):
     out = tmp_path / "run"
     assert main([*FAST, "--out", str(out)]) == 0
     stdout = capsys.readouterr().out
-    assert "linear(-) on blobs" in stdout and "accuracy" in stdout and "ECE" in stdout
+    # the header names every setting that tells runs apart, before training
+    assert stdout.splitlines()[0] == (
+        "crossent train: linear(-) on blobs, loss softmax_cross_entropy (label smoothing 0, "
+        "z-loss 0), adamw lr 0.05 (constant, weight decay 0.0001), batch 128, 2 epochs, "
+        f"seed 0, {jax.device_count()} device(s)"
+    )
+    assert "accuracy" in stdout and "ECE" in stdout
     history = json.loads((out / "history.json").read_text())
+    assert history["meta"]["jax"] == jax.__version__
+    assert history["config"]["hidden_sizes"] == []  # resolved, not null
     assert history["config"]["dataset"] == "blobs" and history["config"]["epochs"] == 2
     assert [r["epoch"] for r in history["epochs"]] == [1, 2]
     assert {"train_loss", "test_loss", "test_accuracy", "test_nll", "test_ece", "test_brier"} <= set(history["epochs"][0])
     for name in ("curves.png", "reliability.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_reused_out_never_mixes_old_plots_with_new_history(tmp_path):
-    out = tmp_path / "run"
-    assert main([*FAST, "--out", str(out)]) == 0
-    (out / "notes.txt").write_text("mine")  # not the command's: must survive
-    old = json.loads((out / "history.json").read_text())
-    assert main([*FAST, "--epochs", "1", "--no-plots", "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == ["history.json", "notes.txt"]
-    new = json.loads((out / "history.json").read_text())
-    assert len(old["epochs"]) == 2 and len(new["epochs"]) == 1
-    # every JSON the kit writes says what produced it
-    import crossent_jax, jax, optax
-
-    assert new["meta"]["crossent_jax"] == crossent_jax.__version__
-    assert new["meta"]["jax"] == jax.__version__ and new["meta"]["optax"] == optax.__version__
-
-
-def test_epoch_prefix_is_not_epochs(capsys):
-    with pytest.raises(SystemExit) as e:
-        main(["train", "--epoch", "3"])
-    assert e.value.code == 2
-    assert "unrecognized arguments: --epoch 3" in capsys.readouterr().err
 
 
 def test_progress_bar_goes_to_stderr(tmp_path, capsys):
@@ -79,6 +65,7 @@ def test_checkpoint_and_resume_flags(tmp_path):
         (["--schedule", "step"], "got 'step'"),
         (["--epochs", "-1"], "--epochs must be >= 1, got -1"),
         (["--epochs", "0"], "--epochs must be >= 1, got 0"),
+        (["--validation-fraction", "1"], "validation_fraction must be in [0.0, 1.0), got 1.0"),
         (["--learning-rate", "0"], "learning_rate must be in (0.0, inf), got 0.0"),
         (["--batch-size", "0"], "batch_size must be >= 1, got 0"),
         (["--label-smoothing", "2"], "label_smoothing must be in [0.0, 1.0], got 2.0"),
@@ -172,3 +159,60 @@ def test_history_of_a_diverged_run_is_strict_json(tmp_path):
     rec = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
     assert rec["epochs"][0] == {"epoch": 1, "train_loss": None, "test_loss": None,
                                 "test_accuracy": 0.1}
+
+
+def test_resume_says_so_and_accepts_the_explicit_default(tmp_path, capsys):
+    ck = str(tmp_path / "ck")
+    base = ["train", "--dataset", "blobs", "--model", "mlp", "--schedule", "constant",
+            "--checkpoint-dir", ck, "--out", str(tmp_path), "--no-plots", "--quiet"]
+    assert main([*base, "--epochs", "1"]) == 0  # hidden sizes left at the default (256, 256)
+    capsys.readouterr()
+    # the same run with the default given explicitly is the same config: resume works
+    assert main([*base, "--epochs", "2", "--hidden-sizes", "256,256", "--resume"]) == 0
+    out = capsys.readouterr()
+    assert f"resumed from epoch 1 of 2 in {ck}" in out.out
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert history["config"]["hidden_sizes"] == [256, 256]
+    assert [r["epoch"] for r in history["epochs"]] == [1, 2]
+
+
+def test_reused_out_holds_only_this_runs_files(tmp_path):
+    for name in ("curves.png", "reliability.png"):
+        (tmp_path / name).write_bytes(b"old")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main([*FAST, "--epochs", "1", "--out", str(tmp_path), "--no-plots"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "notes.txt"]
+
+
+def test_curves_plot_names_the_loss(tmp_path, monkeypatch):
+    from crossent_jax.train import TrainConfig, _plots
+
+    seen = {}
+
+    from crossent_jax import _outputs
+
+    real = _outputs.save_figure
+
+    def capture(fig, path, **kw):
+        ax_l, ax_a = fig.axes
+        seen["labels"] = [t.get_text() for t in ax_l.get_legend().get_texts()]
+        seen["title"] = fig._suptitle.get_text()
+        seen["ticks"] = [float(t) for t in ax_l.get_xticks()]
+        return real(fig, path, **kw)
+
+    monkeypatch.setattr(_outputs, "save_figure", capture)
+    config = TrainConfig(dataset="blobs", label_smoothing=0.1, epochs=3)
+    recs = [{"epoch": e, "train_loss": 1.0 / e, "train_accuracy": 0.5, "test_loss": 1.1 / e,
+             "test_nll": 1.0 / e, "test_accuracy": 0.6} for e in (1, 2, 3)]
+    _plots.plot_curves(recs, str(tmp_path / "c.png"), config=config)
+    assert seen["labels"] == ["train: softmax CE, smoothing 0.1 (mean over the epoch)",
+                              "test: softmax CE, smoothing 0.1", "test NLL (cross-entropy)"]
+    assert "smoothing 0.1" in seen["title"] and "mlp(256,256) on blobs" in seen["title"]
+    assert all(t == int(t) for t in seen["ticks"])  # integer epoch ticks
+
+
+def test_epoch_prefix_is_not_epochs(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epoch", "3"])
+    assert e.value.code == 2
+    assert "unrecognized arguments: --epoch 3" in capsys.readouterr().err

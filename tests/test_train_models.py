@@ -54,9 +54,16 @@ def test_cnn1d_layout_and_init_scale():
     assert p["conv"][0]["w"].shape == (5, 1, 4)  # (kernel, in, out)
     assert p["conv"][1]["w"].shape == (5, 4, 6)
     assert p["out"]["w"].shape == (10 * 6, 10)  # 40 -> 20 -> 10 positions, 6 channels
-    # He init: std sqrt(2 / fan_in) with fan_in = 5·4 for the second convolution
-    big = jax.jit(make_model("mlp", (4096,))[0], static_argnums=(1, 2))(jax.random.key(1), 100, 2)
-    np.testing.assert_allclose(np.std(big["hidden"][0]["w"]), np.sqrt(2 / 100), rtol=0.02)
+    # He init of the convolutions: std sqrt(2 / fan_in), fan_in = kernel 5 x input channels;
+    # LeCun for the read-out: std sqrt(1 / fan_in). 4096 output channels: ~1% sampling error
+    big = jax.jit(make_model("cnn1d", (4, 4096))[0], static_argnums=(1, 2))(jax.random.key(1), 8, 2)
+    np.testing.assert_allclose(np.std(big["conv"][0]["w"]), np.sqrt(2 / (5 * 1)), rtol=0.35)  # 20 values
+    np.testing.assert_allclose(np.std(big["conv"][1]["w"]), np.sqrt(2 / (5 * 4)), rtol=0.02)
+    assert abs(float(np.mean(big["conv"][1]["w"]))) < 0.01 and not np.any(big["conv"][1]["b"])
+    np.testing.assert_allclose(np.std(big["out"]["w"]), np.sqrt(1 / (2 * 4096)), rtol=0.02)
+    # the MLP's hidden layer: He with fan_in = features
+    mlp = jax.jit(make_model("mlp", (4096,))[0], static_argnums=(1, 2))(jax.random.key(1), 100, 2)
+    np.testing.assert_allclose(np.std(mlp["hidden"][0]["w"]), np.sqrt(2 / 100), rtol=0.02)
 
 
 def test_cnn1d_odd_length():

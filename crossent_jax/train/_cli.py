@@ -12,10 +12,8 @@ import os
 import time
 
 from crossent_jax._errors import InputValueError
-from crossent_jax._outputs import prepare_dir
 
 DEFAULT_OUT = os.path.join("runs", "train")
-OWNED_FILES = ("history.json", "curves.png", "reliability.png")
 
 
 def parse_sizes(text: str) -> tuple[int, ...]:
@@ -50,6 +48,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--batch-size", type=int, help="examples per step (default 128)")
     a("--epochs", type=int, help="passes over the training set (default 40)")
     a("--seed", type=int, help="seed of initialisation and shuffling (default 0)")
+    a("--validation-fraction", type=float,
+      help="hold out this part of the training set for validation metrics (default 0)")
     a("--out", default=DEFAULT_OUT, help=f"output directory (default {DEFAULT_OUT})")
     a("--checkpoint-dir", help="save an orbax checkpoint after every epoch here")
     a(
@@ -63,7 +63,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _FIELDS = (
     "dataset", "model", "loss", "label_smoothing", "z_loss", "optimizer", "learning_rate",
-    "schedule", "weight_decay", "batch_size", "epochs", "seed", "checkpoint_dir",
+    "schedule", "weight_decay", "batch_size", "epochs", "seed", "validation_fraction",
+    "checkpoint_dir",
 )
 
 
@@ -79,37 +80,52 @@ def config_from_args(args: argparse.Namespace):
     return TrainConfig(**kw)
 
 
+#: files ``crossent train`` writes into ``--out`` (cleared first, so runs never mix).
+OUTPUTS = ("history.json", "curves.png", "reliability.png")
+
+
+def header(config, n_devices: int) -> str:
+    """The settings that matter, on one line, printed before training."""
+    hidden = ",".join(map(str, config.resolved_hidden_sizes)) or "-"
+    return (
+        f"crossent train: {config.model}({hidden}) on {config.dataset}, loss {config.loss} "
+        f"(label smoothing {config.label_smoothing:g}, z-loss {config.z_loss:g}), "
+        f"{config.optimizer} lr {config.learning_rate:g} ({config.schedule}, weight decay "
+        f"{config.weight_decay:g}), batch {config.batch_size}, {config.epochs} epochs, "
+        f"seed {config.seed}, {n_devices} device(s)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from crossent_jax import _outputs
+
     if args.epochs is not None and args.epochs < 1:
-        # TrainConfig accepts 0 (a library caller may only evaluate), a command line asking
-        # for no training at all is a mistake.
         raise InputValueError(f"--epochs must be >= 1, got {args.epochs}")
     config = config_from_args(args)  # validate every flag before importing jax
-    # Fail on an unusable --out before training, and never leave old plots beside a new
-    # history.json: the files this command writes are removed first.
-    prepare_dir(args.out, flag="--out", owned=OWNED_FILES)
+    # before training; clears every owned file, so --no-plots leaves no stale PNGs
+    _outputs.prepare_dir(args.out, flag="--out", owned=OUTPUTS)
+
+    import jax
 
     from crossent_jax.train._loop import fit
-    from crossent_jax.train._plots import plot_curves, plot_reliability, save_history
+    from crossent_jax.train._plots import plot_curves, plot_reliability, run_title, save_history
 
+    print(header(config, jax.device_count()), flush=True)
     t0 = time.perf_counter()
     history = fit(config, progress=not args.quiet)
     seconds = time.perf_counter() - t0
     paths = [os.path.join(args.out, "history.json")]
     save_history(history, paths[0])
     if not args.no_plots and history.epochs:
-        title = f"{config.model} on {config.dataset}, {config.loss}"
         paths.append(os.path.join(args.out, "curves.png"))
-        plot_curves(history.epochs, paths[-1], title=title)
+        plot_curves(history.epochs, paths[-1], config=config)
         paths.append(os.path.join(args.out, "reliability.png"))
-        plot_reliability(history.test_probs, history.test_labels, paths[-1], title=config.model)
+        plot_reliability(history.test_probs, history.test_labels, paths[-1],
+                         title=run_title(config))
 
-    hidden = ",".join(map(str, config.resolved_hidden_sizes)) or "-"
-    print(
-        f"crossent train: {config.model}({hidden}) on {config.dataset}, loss {config.loss}, "
-        f"{config.optimizer} lr {config.learning_rate:g} ({config.schedule}), "
-        f"batch {config.batch_size}, seed {config.seed}"
-    )
+    if history.resumed_from is not None:
+        print(f"resumed from epoch {history.resumed_from} of {config.epochs} in "
+              f"{config.checkpoint_dir}")
     f = history.final
     if f:
         print(
@@ -117,7 +133,5 @@ def run(args: argparse.Namespace) -> int:
             f"test loss {f['test_loss']:.4f}  accuracy {f['test_accuracy']:.4f}  "
             f"NLL {f['test_nll']:.4f}  ECE {f['test_ece']:.4f}  Brier {f['test_brier']:.4f}"
         )
-    else:
-        print("no epoch to run (epochs already reached)")
     print(f"wall time {seconds:.1f} s; wrote {', '.join(paths)}")
     return 0

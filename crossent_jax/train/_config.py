@@ -113,6 +113,11 @@ class TrainConfig:
       epochs: passes over the training set, ≥ 0.
       seed: seeds parameter initialisation and the per-epoch shuffles (the data sets
         themselves are fixed).
+      validation_fraction: fraction in ``[0, 1)`` of the training set held out for
+        validation (``val_loss``, ``val_accuracy``, ``val_ece`` per epoch; hyperparameter
+        search is judged on it and never sees the test set). The split is fixed: the last
+        ``round(fraction·n)`` examples of a permutation seeded by ``VALIDATION_SEED``, the
+        same for every run seed. 0 (the default) trains on the whole training set.
       checkpoint_dir: directory for orbax checkpoints after every epoch, or ``None``.
       resume: continue from the latest complete checkpoint in ``checkpoint_dir``.
 
@@ -140,6 +145,7 @@ class TrainConfig:
     batch_size: int = 128
     epochs: int = 40
     seed: int = 0
+    validation_fraction: float = 0.0
     checkpoint_dir: str | None = None
     resume: bool = False
 
@@ -181,6 +187,11 @@ class TrainConfig:
         _check_float(self.weight_decay, "weight_decay", low=0.0)
         _check_int(self.batch_size, "batch_size", 1)
         _check_int(self.epochs, "epochs", 0)
+        _check_float(self.validation_fraction, "validation_fraction", low=0.0, high=1.0)
+        if self.validation_fraction >= 1.0:
+            raise InputValueError(
+                f"validation_fraction must be in [0.0, 1.0), got {self.validation_fraction}"
+            )
         _check_int(self.seed, "seed", 0)
         if self.seed > 2**32 - 1:  # jax.random.key takes any uint32 seed on every backend
             raise InputValueError(f"seed must be <= 2**32 - 1, got {self.seed}")
@@ -208,10 +219,11 @@ class TrainConfig:
         return DEFAULT_HIDDEN[self.model] if self.hidden_sizes is None else self.hidden_sizes
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``hidden_sizes`` as a list or None)."""
+        """A JSON-ready dict with resolved values: ``hidden_sizes`` is the list of widths the
+        run used (the model's default when the field is ``None``), so a history or
+        checkpoint records what ran and ``None`` and the explicit default compare equal."""
         d = dataclasses.asdict(self)
-        if d["hidden_sizes"] is not None:
-            d["hidden_sizes"] = list(d["hidden_sizes"])
+        d["hidden_sizes"] = list(self.resolved_hidden_sizes)
         return d
 
     @classmethod

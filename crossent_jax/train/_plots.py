@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from crossent_jax._outputs import save_figure, write_json
 from crossent_jax.train._metrics import ece, reliability_bins
 
 
@@ -18,36 +17,78 @@ def _pyplot():
 
 
 def save_history(history, path: str) -> None:
-    """Write ``{"config": ..., "epochs": [...], "meta": ...}`` as strict JSON (atomically);
-    non-finite metrics of a diverged run are written as ``null``, and ``meta`` records the
-    kit, jax and optax versions, backend and devices."""
+    """Write ``{"meta": ..., "config": ..., "epochs": [...]}`` through the kit's one JSON
+    writer (:func:`crossent_jax._outputs.write_json`: strict JSON, atomic, non-finite
+    metrics of a diverged run as ``null``, versions and devices in ``meta``)."""
+    from crossent_jax._outputs import write_json
+
     write_json(path, history.to_dict())
 
 
-def plot_curves(epochs: list[dict], path: str, *, title: str = "") -> None:
-    """Loss (train and test) and accuracy (train and test) per epoch, side by side."""
+def loss_label(config) -> str:
+    """What the training loss of ``config`` is, for legends and titles, e.g.
+    ``"softmax CE, smoothing 0.1, z-loss 0.001"``."""
+    name = {"softmax_cross_entropy": "softmax CE", "sigmoid": "one-vs-rest sigmoid BCE",
+            "mse": "MSE on probabilities"}[config.loss]
+    parts = [name]
+    if config.label_smoothing:
+        parts.append(f"smoothing {config.label_smoothing:g}")
+    if config.z_loss:
+        parts.append(f"z-loss {config.z_loss:g}")
+    return ", ".join(parts)
+
+
+def run_title(config) -> str:
+    """The settings that tell runs apart: model, data, loss, optimizer, learning rate."""
+    hidden = ",".join(map(str, config.resolved_hidden_sizes)) or "-"
+    return (f"{config.model}({hidden}) on {config.dataset}: {loss_label(config)}; "
+            f"{config.optimizer} lr {config.learning_rate:g} ({config.schedule}), "
+            f"seed {config.seed}")
+
+
+def plot_curves(epochs: list[dict], path: str, *, title: str = "", config=None) -> None:
+    """Loss and accuracy per epoch, side by side (integer epoch ticks).
+
+    The training curve is the training *objective* (named after ``config``'s loss, with its
+    smoothing and z-loss); ``test NLL`` and ``val NLL`` are the plain cross-entropy of the
+    held-out sets, comparable across losses.
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    from crossent_jax._outputs import save_figure
+
     plt = _pyplot()
-    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(11, 4.2))
     e = [r["epoch"] for r in epochs]
-    ax_l.plot(e, [r["train_loss"] for r in epochs], "o-", ms=3, label="train loss")
-    ax_l.plot(e, [r["test_loss"] for r in epochs], "s-", ms=3, label="test loss")
-    ax_l.plot(e, [r["test_nll"] for r in epochs], ":", label="test NLL")
-    ax_l.set_xlabel("epoch")
+    objective = "training objective" if config is None else loss_label(config)
+    has = lambda k: k in epochs[0]  # noqa: E731
+    ax_l.plot(e, [r["train_loss"] for r in epochs], "o-", ms=3,
+              label=f"train: {objective} (mean over the epoch)")
+    if has("test_loss") and config is not None and (config.label_smoothing or config.z_loss
+                                                     or config.loss != "softmax_cross_entropy"):
+        ax_l.plot(e, [r["test_loss"] for r in epochs], "s--", ms=3, label=f"test: {objective}")
+    if has("val_loss"):
+        ax_l.plot(e, [r["val_loss"] for r in epochs], "^-", ms=3, label="validation NLL")
+    if has("test_nll"):
+        ax_l.plot(e, [r["test_nll"] for r in epochs], "s-", ms=3, label="test NLL (cross-entropy)")
     ax_l.set_ylabel("loss")
-    ax_l.legend()
+    ax_l.legend(fontsize="small")
     ax_a.plot(e, [r["train_accuracy"] for r in epochs], "o-", ms=3, label="train accuracy")
-    ax_a.plot(e, [r["test_accuracy"] for r in epochs], "s-", ms=3, label="test accuracy")
-    ax_a.set_xlabel("epoch")
+    if has("val_accuracy"):
+        ax_a.plot(e, [r["val_accuracy"] for r in epochs], "^-", ms=3, label="validation accuracy")
+    if has("test_accuracy"):
+        ax_a.plot(e, [r["test_accuracy"] for r in epochs], "s-", ms=3, label="test accuracy")
     ax_a.set_ylabel("accuracy")
     ax_a.set_ylim(0, 1)
-    ax_a.legend()
+    ax_a.legend(fontsize="small", loc="lower right")
     for ax in (ax_l, ax_a):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
+    if title or config is not None:
+        fig.suptitle(title or run_title(config), fontsize="medium")
     fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def reliability_axes(ax, probs, labels, *, num_bins: int = 15, title: str = "") -> float:
@@ -86,6 +127,7 @@ def plot_reliability(probs, labels, path: str, *, num_bins: int = 15, title: str
     fig, ax = plt.subplots(figsize=(5, 5))
     value = reliability_axes(ax, probs, labels, num_bins=num_bins, title=title)
     fig.tight_layout()
-    save_figure(fig, path, dpi=100)
-    plt.close(fig)
+    from crossent_jax._outputs import save_figure
+
+    save_figure(fig, path)
     return value

@@ -41,6 +41,12 @@ def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 
 
+def step_batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
+    """An epoch's index arrays ``[steps, ..., B']``: the last (batch) axis split over
+    ``"data"``."""
+    return NamedSharding(mesh, PartitionSpec(*([None] * (ndim - 1)), AXIS))
+
+
 def padded_batch_size(batch_size: int, n_devices: int) -> int:
     """Smallest multiple of ``n_devices`` that is ≥ ``batch_size``.
 
