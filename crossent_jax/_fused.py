@@ -12,8 +12,9 @@ Two differentiation strategies, chosen by ``reduction``:
   formed and immediately contracted into ``dh_c = dz Wᵀ``, ``dW += h_cᵀ dz``,
   ``db += Σ dz`` — three matmuls in all, like the unfused loss, and only one chunk of
   logits alive. The backward pass scales the stored gradients by the incoming cotangent.
-  Reverse mode of any order works (the forward rule is ordinary JAX code); forward mode
-  (``jvp``, ``jacfwd``, ``hessian``) raises :class:`ForwardModeError`.
+  Reverse mode of any order works (the forward rule is ordinary JAX code), and so does
+  ``hessian`` (forward over reverse); forward mode applied to the loss itself (``jvp``,
+  ``jacfwd``, ``linearize``) raises :class:`ForwardModeError`.
 * ``"none"``: a rematerialised scan (``jax.checkpoint`` of a chunk): the backward pass
   recomputes each chunk's logits (four matmuls instead of three). Plain autodiff, so every
   transformation works (``jvp``, ``hessian``, ``vmap``); reduce the rows yourself if you
@@ -50,7 +51,8 @@ class ForwardModeError(InputValueError):
 _FWD_MSG = (
     "linear_cross_entropy with reduction={r!r} computes its gradient in the forward pass "
     "(jax.custom_vjp): reverse mode of any order (grad, vjp, grad of grad, jacrev) is "
-    "supported, forward mode (jvp, jacfwd, hessian, linearize) is not. For forward mode use "
+    "supported, and so is jax.hessian (forward over reverse); forward mode (jvp, jacfwd, "
+    "linearize) applied to the loss itself is not. For forward mode use "
     "reduction='none' (a rematerialised scan, every transformation works) and reduce the "
     "per-token losses yourself."
 )
@@ -272,9 +274,10 @@ def linear_cross_entropy(
     float32 accumulation) and fed to the same row-statistics kernel as the unfused loss.
 
     For ``reduction="mean"`` / ``"sum"`` the gradient is computed during the forward pass
-    (three matmuls per chunk, like the unfused loss); reverse mode of any order works,
-    forward mode (``jvp``, ``jacfwd``, ``hessian``) raises :class:`ForwardModeError`
-    (an ``InputValueError``). ``reduction="none"`` recomputes each chunk's logits in the
+    (three matmuls per chunk, like the unfused loss); reverse mode of any order and
+    ``hessian`` (forward over reverse) work, forward mode applied to the loss itself
+    (``jvp``, ``jacfwd``, ``linearize``) raises :class:`ForwardModeError` (an
+    ``InputValueError``). ``reduction="none"`` recomputes each chunk's logits in the
     backward pass and supports every transformation. Second-order derivatives do not keep
     the memory bound (they store every chunk's residuals).
 
