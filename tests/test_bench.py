@@ -181,9 +181,12 @@ def test_time_prepared_collects_self_timed_durations():
         calls.append("s")
         return [0.1, 0.2]
 
-    prepared = {"s": h.Prepared(self_timed, self_timed=True), "t": h.Prepared(lambda: 0)}
+    prepared = {
+        "s": h.Prepared(self_timed, self_timed=True, after_warmup=lambda: calls.append("w")),
+        "t": h.Prepared(lambda: 0),
+    }
     times = h.time_prepared(prepared, repeats=3, warmup=1)
-    assert calls == ["s"] * 4  # one warm-up, three rounds
+    assert calls == ["s", "w", "s", "s", "s"]  # one warm-up, its hook, three rounds
     assert times["s"] == [0.1, 0.2] * 3 and len(times["t"]) == 3
 
 
@@ -375,14 +378,17 @@ def test_train_report_schema_and_the_minimal_loop_trains_what_fit_trains():
     from crossent_jax.train import fit, load_dataset
 
     shape = ("blobs", "linear", 256)
-    report = _run.run_suite("train", shapes=[shape], repeats=1, warmup=0, measure_peaks=False)
-    _check_common_schema(report, "train", ["minimal", "minimal_eval", "fit"], train_suite.EPOCHS)
+    report = _run.run_suite("train", shapes=[shape], repeats=2, warmup=1, measure_peaks=False)
+    _check_common_schema(
+        report, "train", ["minimal", "minimal_eval", "fit"], 2 * train_suite.EPOCHS
+    )
     (g,) = report["groups"]
     s = g["summary"]
     assert s["fit_train_seconds"] == pytest.approx(
         g["impls"]["fit"]["median_s"] - s["fit_eval_seconds"]
     )
     assert g["target"]["ratio"] == s["target_ratio"] and g["target"]["max_ratio"] == 1.2
+    assert "median of 6)" in s["lines"][0]  # the warm-up call's evaluations are dropped
     assert s["eval_seconds"] > 0 and s["fit_eval_share"] == pytest.approx(
         s["fit_eval_seconds"] / g["impls"]["fit"]["median_s"]
     )

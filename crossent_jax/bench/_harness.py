@@ -332,6 +332,8 @@ class Prepared:
       compile_s: seconds spent compiling (lower + compile), or None.
       memory: :func:`memory_stats` of the compiled executable, or None.
       note: what a reader must know (``"torch eager: torch.compile failed: ..."``).
+      after_warmup: called once when the warm-up calls are done (to drop side records
+        taken during warm-up).
     """
 
     call: Callable[[], Any]
@@ -339,6 +341,7 @@ class Prepared:
     memory: dict[str, int] | None = None
     note: str | None = None
     self_timed: bool = False
+    after_warmup: Callable[[], None] | None = None
 
 
 def prepare_jax(fn: Callable, args: Sequence[Any], note: str | None = None) -> Prepared:
@@ -355,7 +358,7 @@ def time_prepared(
 ) -> dict[str, list[float]]:
     """:func:`time_interleaved` for :class:`Prepared` implementations; self-timed ones
     contribute the durations they return (several per call)."""
-    if not any(p.self_timed for p in impls.values()):
+    if not any(p.self_timed or p.after_warmup for p in impls.values()):
         return time_interleaved(
             {k: p.call for k, p in impls.items()}, repeats=repeats, warmup=warmup,
             on_call=on_call,
@@ -364,6 +367,9 @@ def time_prepared(
     for p in impls.values():
         for _ in range(warmup):
             jax.block_until_ready(p.call())
+    for p in impls.values():
+        if p.after_warmup is not None:
+            p.after_warmup()
     for r in range(repeats):
         for name in round_robin(list(impls), r):
             p = impls[name]

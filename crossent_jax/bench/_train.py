@@ -192,6 +192,10 @@ def prepare(shape, dtype: str, impls, device, *, on_case=None):
                 break
         return [r["seconds"] for r in recs]
 
+    def drop_warmup_records():
+        fit_eval_times.clear()
+        eval_times.clear()
+
     prepared = {}
     for name in impls:
         if name == "fit":
@@ -203,6 +207,7 @@ def prepare(shape, dtype: str, impls, device, *, on_case=None):
             prepared[name] = h.Prepared(
                 minimal(name == "minimal_eval"), compile_s, memory, None, self_timed=True
             )
+    prepared[REFERENCE].after_warmup = drop_warmup_records
     leaves = jax.tree.leaves(params)
     dense = all(np.ndim(p) <= 2 for p in leaves)
     n_train = data.x_train.shape[0]
