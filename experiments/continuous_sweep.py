@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import time
 
@@ -110,13 +111,36 @@ def pair_name(d):
     return f"{type(d).__name__}({vals})"
 
 
+class _Timeout(Exception):
+    pass
+
+
+def _reference_or_none(p, q, seconds=60):
+    """The mpmath reference, or None when it takes longer than ``seconds`` (reported)."""
+    def alarm(*_):
+        raise _Timeout
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        return float(reference(p, q))
+    except _Timeout:
+        return None
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def main(n_pairs, seed, out):
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, skipped = [], []
     t0 = time.perf_counter()
     for i in range(n_pairs):
         p, q = draw_pair(rng)
-        ref = float(reference(p, q))
+        ref = _reference_or_none(p, q)
+        if ref is None:
+            skipped.append({"p": pair_name(p), "q": pair_name(q)})
+            continue
         row = {"p": pair_name(p), "q": pair_name(q), "ref": ref, "methods": {}}
         for m in methods_for(p):
             row["methods"][m] = evaluate(p, q, ref, m)
@@ -143,6 +167,7 @@ def main(n_pairs, seed, out):
         }
     worst = sorted(rows, key=lambda r: -r["methods"]["auto"]["err"])[:15]
     res = {"config": {"pairs": n_pairs, "seed": seed}, "summary": summary, "worst_auto": worst,
+           "reference_timeouts": skipped,
            "dishonest": [{"p": r["p"], "q": r["q"], "ref": r["ref"], "method": m, **v}
                          for r in rows for m, v in r["methods"].items() if not v["honest"]],
            "seconds": time.perf_counter() - t0}

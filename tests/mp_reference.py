@@ -113,6 +113,11 @@ def _kinks(d):
     return []
 
 
+# u = log(distance / scale) for the unbounded tails: an algebraic tail x^{−ν−1} becomes e^{−ν u},
+# which needs u up to ~50/ν (ν ≥ 0.1 in the sweep)
+_U_TAIL = [-mp.inf, 0, 5, 20, 50, 150, 500, mp.inf]
+
+
 def reference(p, q, kl=False):
     """H(p, q) (or KL(p ‖ q)) in 30-digit arithmetic; +inf when p's support leaks out of q's
     or the expectation diverges through p's tails."""
@@ -145,11 +150,10 @@ def reference(p, q, kl=False):
                          [-mp.inf, mp.log(first - lo) - 50, mp.log(first - lo)])
     else:  # (−∞, first]: x = first − e^u·s
         total += mp.quad(lambda u: f(first - s * mp.exp(u)) * s * mp.exp(u),
-                         [-mp.inf, 0, 5, 50, mp.inf])
+                         _U_TAIL)
     if mp.isfinite(hi):
         total += mp.quad(lambda u: f(hi - mp.exp(u)) * mp.exp(u),
                          [-mp.inf, mp.log(hi - last) - 50, mp.log(hi - last)])
     else:
-        total += mp.quad(lambda u: f(last + s * mp.exp(u)) * s * mp.exp(u),
-                         [-mp.inf, 0, 5, 50, mp.inf])
+        total += mp.quad(lambda u: f(last + s * mp.exp(u)) * s * mp.exp(u), _U_TAIL)
     return total
