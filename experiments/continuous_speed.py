@@ -22,10 +22,9 @@ import math
 import os
 import platform
 import statistics
+import sys
 import time
 import warnings
-
-import sys
 
 import jax
 
@@ -36,6 +35,7 @@ import numpy as np  # noqa: E402
 from scipy import integrate  # noqa: E402
 
 from crossent_jax import continuous as ct  # noqa: E402
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from scipy_reference import logpdf_fn, reference  # noqa: E402
 

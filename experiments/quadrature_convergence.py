@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-
 import sys
+import warnings
 
 import jax
 
@@ -30,6 +29,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from crossent_jax import continuous as ct  # noqa: E402
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from scipy_reference import reference  # noqa: E402
 

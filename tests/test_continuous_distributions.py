@@ -9,9 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from scipy import stats
+from scipy_reference import logpdf_fn, to_scipy
 
 from crossent_jax import continuous as ct
-from scipy_reference import logpdf_fn, to_scipy
 
 DISTS = [
     ("normal", lambda: ct.Normal(0.3, 1.7)),
