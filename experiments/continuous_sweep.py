@@ -100,7 +100,7 @@ def evaluate(p, q, ref, method):
     err = abs(h - ref) / scale if math.isfinite(h) else math.inf
     rel_est = est / scale if math.isfinite(est) else math.inf
     # honest: off by at most 10× the estimate (plus rounding), and converged means accurate
-    honest = err <= 10 * rel_est + 1e-14 and (not conv or err <= 10 * info.rtol)
+    honest = err <= 10 * rel_est + 1e-12 and (not conv or err <= 10 * info.rtol)
     return {"err": err, "est": rel_est, "converged": conv, "honest": honest, "value": h}
 
 

@@ -105,8 +105,22 @@ def _kinks(d):
         return [_f(d.loc)]
     if isinstance(d, ct.MixtureOfNormals):
         out = []
-        for m, s in zip(np.asarray(d.locs), np.asarray(d.scales), strict=True):
-            out += [M(float(m)) + k * M(float(s)) for k in (-8, -1, 0, 1, 8)]
+        w = [M(float(v)) for v in np.asarray(d.weights)]
+        ms = [M(float(v)) for v in np.asarray(d.locs)]
+        ss = [M(float(v)) for v in np.asarray(d.scales)]
+        for m, s in zip(ms, ss, strict=True):
+            out += [m + k * s for k in (-8, -1, 0, 1, 8)]
+        # where two components' weighted log densities are equal, −log q switches between
+        # their quadratics (a near-kink): the real roots of a quadratic, for every pair
+        for i in range(len(ms)):
+            for j in range(i + 1, len(ms)):
+                a = 1 / (2 * ss[j] ** 2) - 1 / (2 * ss[i] ** 2)
+                b = ms[i] / ss[i] ** 2 - ms[j] / ss[j] ** 2
+                c = (ms[j] ** 2 / (2 * ss[j] ** 2) - ms[i] ** 2 / (2 * ss[i] ** 2)
+                     + mp.log(w[i] / ss[i]) - mp.log(w[j] / ss[j]))
+                roots = [-c / b] if a == 0 and b != 0 else (
+                    mp.polyroots([a, b, c]) if a != 0 else [])
+                out += [mp.re(r) for r in roots if abs(mp.im(r)) < 1e-20]
         return out
     if isinstance(d, ct.Uniform):
         return [_f(d.low), _f(d.high)]
