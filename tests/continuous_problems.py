@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
+from scipy_reference import reference as quad_reference
 
 from crossent_jax import continuous as ct
-from crossent_jax.continuous._scipy_reference import reference as quad_reference
 
 MIX_W, MIX_M, MIX_S = np.array([0.3, 0.7]), np.array([-2.0, 1.0]), np.array([0.5, 1.5])
 

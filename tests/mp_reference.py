@@ -105,12 +105,31 @@ def _kinks(d):
         return [_f(d.loc)]
     if isinstance(d, ct.MixtureOfNormals):
         out = []
-        for m, s in zip(np.asarray(d.locs), np.asarray(d.scales), strict=True):
-            out += [M(float(m)) + k * M(float(s)) for k in (-8, -1, 0, 1, 8)]
+        w = [M(float(v)) for v in np.asarray(d.weights)]
+        ms = [M(float(v)) for v in np.asarray(d.locs)]
+        ss = [M(float(v)) for v in np.asarray(d.scales)]
+        for m, s in zip(ms, ss, strict=True):
+            out += [m + k * s for k in (-8, -1, 0, 1, 8)]
+        # where two components' weighted log densities are equal, −log q switches between
+        # their quadratics (a near-kink): the real roots of a quadratic, for every pair
+        for i in range(len(ms)):
+            for j in range(i + 1, len(ms)):
+                a = 1 / (2 * ss[j] ** 2) - 1 / (2 * ss[i] ** 2)
+                b = ms[i] / ss[i] ** 2 - ms[j] / ss[j] ** 2
+                c = (ms[j] ** 2 / (2 * ss[j] ** 2) - ms[i] ** 2 / (2 * ss[i] ** 2)
+                     + mp.log(w[i] / ss[i]) - mp.log(w[j] / ss[j]))
+                roots = [-c / b] if a == 0 and b != 0 else (
+                    mp.polyroots([a, b, c]) if a != 0 else [])
+                out += [mp.re(r) for r in roots if abs(mp.im(r)) < 1e-20]
         return out
     if isinstance(d, ct.Uniform):
         return [_f(d.low), _f(d.high)]
     return []
+
+
+# u = log(distance / scale) for the unbounded tails: an algebraic tail x^{−ν−1} becomes e^{−ν u},
+# which needs u up to ~50/ν (ν ≥ 0.1 in the sweep)
+_U_TAIL = [-mp.inf, 0, 5, 20, 50, 150, 500, mp.inf]
 
 
 def reference(p, q, kl=False):
@@ -145,11 +164,10 @@ def reference(p, q, kl=False):
                          [-mp.inf, mp.log(first - lo) - 50, mp.log(first - lo)])
     else:  # (−∞, first]: x = first − e^u·s
         total += mp.quad(lambda u: f(first - s * mp.exp(u)) * s * mp.exp(u),
-                         [-mp.inf, 0, 5, 50, mp.inf])
+                         _U_TAIL)
     if mp.isfinite(hi):
         total += mp.quad(lambda u: f(hi - mp.exp(u)) * mp.exp(u),
                          [-mp.inf, mp.log(hi - last) - 50, mp.log(hi - last)])
     else:
-        total += mp.quad(lambda u: f(last + s * mp.exp(u)) * s * mp.exp(u),
-                         [-mp.inf, 0, 5, 50, mp.inf])
+        total += mp.quad(lambda u: f(last + s * mp.exp(u)) * s * mp.exp(u), _U_TAIL)
     return total

@@ -128,6 +128,10 @@ CALL_ERRORS = [
                         method="closed_form"), ValueError, "no closed-form entropy"),
     (lambda: ct.entropy(P, num_points=3), ValueError, "num_points and key are not used"),
     (lambda: ct.kl_divergence(P, Q, method="monte_carlo"), ValueError, "needs key="),
+    (lambda: ct.cross_entropy(P, Q, rtol=0.0), ValueError, r"rtol must be in \(0.0, inf\]"),
+    (lambda: ct.kl_divergence(P, Q, rtol="1e-8"), TypeError, "rtol must be a real number"),
+    (lambda: ct.kl_divergence(P, Q, method="closed_form"), ValueError,
+     "no closed form registered for p=Normal, q=StudentT"),
     (lambda: ct.grid_cross_entropy(P, Q, low=0.0, high=1.0, num=1), ValueError,
      "num must be >= 2, got 1"),
     (lambda: ct.grid_cross_entropy(P, Q, low=0.0, high=1.0, num=2.5), TypeError,
@@ -146,3 +150,17 @@ def test_call_errors(call, exc, match):
 def test_entropy_of_distribution_without_closed_form_method():
     with pytest.raises(NotImplementedError, match="MixtureOfNormals has no closed-form entropy"):
         ct.MixtureOfNormals(np.ones(1), np.zeros(1), np.ones(1)).entropy()
+
+
+def test_rtol_default_follows_dtype_and_drives_converged():
+    with jax.enable_x64(False):
+        p, q = ct.Normal(0.0, 1.0), ct.StudentT(3.0, 0.5, 0.7)
+        _, info = ct.cross_entropy(p, q, return_info=True)
+        assert info.rtol == 1e-5 and bool(info.converged)
+    p, q = ct.Normal(0.0, 1.0), ct.StudentT(3.0, 0.5, 0.7)
+    h, info = ct.cross_entropy(p, q, method="trapezoid", num_points=11, return_info=True)
+    # 11 grid points per piece cannot reach 1e-10; the flag says so, and a loose rtol accepts
+    assert info.rtol == 1e-10 and not bool(info.converged)
+    _, loose = ct.cross_entropy(p, q, method="trapezoid", num_points=11, return_info=True,
+                                rtol=1.0)
+    assert bool(loose.converged)

@@ -236,9 +236,12 @@ def cross_entropy(
       H(p, q) = -\int p(x) \log q(x) \, dx = H(p) + \mathrm{KL}(p \,\|\, q)
 
     ``method="auto"`` uses the closed form when one is registered for (type(p), type(q)),
-    else ``"tanh_sinh"`` (piecewise double-exponential rules, split at p's centre and at the
-    kinks of log p and log q) — the most accurate rule over the pairs of
-    ``experiments/quadrature_convergence.py``. Accuracy (float64, default points):
+    else ``"tanh_sinh"`` (piecewise double-exponential rules, split at p's centre, at centre
+    ± 8 of p's scales and at the kinks of log p and log q; for a StudentT p against a Laplace,
+    Logistic or mixture q the growing part of −log q is taken in closed form). For concrete
+    inputs ``auto`` halves the tanh–sinh step (129 → 2049 nodes per piece) until
+    ``Info.converged``; under ``jit``/``vmap`` it evaluates the first level. Accuracy
+    (float64, default points):
     closed forms and tanh–sinh ≲ 1e-12 relative; Gauss–Hermite/Legendre/Laguerre reach
     1e-12 on smooth pairs but not at kinks or heavy tails; trapezoid/Simpson ~1e-6–1e-10;
     Monte Carlo ~1/√n. In float32 every rule is limited to ~1e-6 relative.
@@ -253,11 +256,13 @@ def cross_entropy(
       num_points: nodes per piece of the support (Hermite, Laguerre, Monte Carlo: in total);
         ``None`` for the defaults in ``DEFAULT_POINTS``. Tanh–sinh and Simpson need odd counts.
       key: a PRNG key, required by ``"monte_carlo"`` and rejected by the other methods.
-      return_info: also return an :class:`Info` record.
+      return_info: also return an :class:`Info` record (error estimate, ``converged``).
+      rtol: the tolerance of ``Info.converged`` and of ``auto``'s refinement, relative to
+        max(|H|, 1); default 1e-10 in float64, 1e-5 in float32.
 
     Returns:
-      A scalar array (``+inf`` when p puts mass where q has none; NaN for invalid traced
-      parameters), and the :class:`Info` when ``return_info``.
+      A scalar array (``+inf`` when p puts mass where q has none; NaN for invalid or NaN
+      traced parameters), and the :class:`Info` when ``return_info``.
 
     Example:
       >>> from crossent_jax import continuous as ct
@@ -265,8 +270,8 @@ def cross_entropy(
       >>> round(float(ct.cross_entropy(p, q)), 4)
       3.5284
       >>> h, info = ct.cross_entropy(p, ct.StudentT(3.0, 40.0, 5.0), return_info=True)
-      >>> info.method, round(float(h), 4)
-      ('tanh_sinh', 3.4555)
+      >>> info.method, round(float(h), 4), bool(info.converged)
+      ('tanh_sinh', 3.4555, True)
     """
     return _evaluate(p, q, method=method, num_points=num_points, key=key,
                      return_info=return_info, rtol=rtol, kl=False, what="cross_entropy")
@@ -313,8 +318,8 @@ def kl_divergence(
     >>> from crossent_jax import continuous as ct
     >>> round(float(ct.kl_divergence(ct.Normal(35.0, 5.0), ct.Normal(40.0, 5.0))), 6)
     0.5
-    >>> float(ct.kl_divergence(ct.Normal(0.0, 1.0), ct.Normal(1e-8, 1.0)))
-    5.000000000000001e-17
+    >>> f"{float(ct.kl_divergence(ct.Normal(0.0, 1.0), ct.Normal(1e-8, 1.0))):.6e}"
+    '5.000000e-17'
     """
     return _evaluate(p, q, method=method, num_points=num_points, key=key,
                      return_info=return_info, rtol=rtol, kl=True, what="kl_divergence")

@@ -479,7 +479,7 @@ class MixtureOfNormals(Distribution):
 
     def _num_breakpoints(self):
         k = self.locs.shape[-1]
-        return len(self._COMPONENT_CUTS) * k + max(k - 1, 0)
+        return len(self._COMPONENT_CUTS) * k + 2 * max(k - 1, 0)
 
     def _crossovers(self):
         """Where the dominant component switches between loc-adjacent components.
@@ -488,7 +488,9 @@ class MixtureOfNormals(Distribution):
         near-kink where two of them are equal; for components sorted by loc, the crossing
         of k and k+1 is the root in [loc_k, loc_k+1] of
         a_k(x) − a_k+1(x) = 0, a_k(x) = log w_k − log s_k − (x − loc_k)² / (2 s_k²).
-        Returns the midpoint when there is no root in between (one component dominates).
+        Both roots are returned (the midpoint for a missing one): the second lies outside
+        [loc_k, loc_k+1] when the scales differ, where the narrower component hands over to
+        the wider one again.
         """
         k = self.locs.shape[-1]
         if k < 2:
@@ -511,8 +513,11 @@ class MixtureOfNormals(Distribution):
             safe_a = jnp.where(a == 0, 1.0, a)
             r1 = jnp.where(a == 0, -cc / jnp.where(b == 0, 1.0, b), qq / safe_a)
             r2 = cc / safe_q
-            inside1 = (r1 >= m1) & (r1 <= m2) & (disc >= 0) & jnp.isfinite(r1)
-            inside2 = (r2 >= m1) & (r2 <= m2) & (disc >= 0) & jnp.isfinite(r2)
-            out.append(jnp.where(inside1, r1, jnp.where(inside2, r2, mid)))
+            ok1 = (disc >= 0) & jnp.isfinite(r1)
+            ok2 = (disc >= 0) & jnp.isfinite(r2)
+            # both roots: with unequal scales the narrower component also loses to the wider
+            # one outside [loc_k, loc_k+1] (a near-kink of −log q far out on that side)
+            out.append(jnp.where(ok1, r1, mid))
+            out.append(jnp.where(ok2, r2, mid))
         return tuple(out)
 
