@@ -460,6 +460,35 @@ def _evaluate(programs: _Programs, params, hp, split: _Split) -> tuple[dict, Any
     return record, probs if "test" in out else None
 
 
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What every epoch of one ``fit`` needs: programs, runtime hyperparameters, data."""
+
+    config: TrainConfig
+    programs: _Programs
+    split: _Split
+    n_dev: int
+    hp: dict
+    train: tuple  # (x, y) of the training rows, replicated on the devices
+    idx_sharding: Any
+
+
+def _epoch(run: _Run, state, epoch: int) -> tuple[Any, dict]:
+    """Train epoch ``epoch`` (0-based) as one compiled call, then evaluate: the new state
+    and the epoch's record."""
+    c = run.config
+    t0 = time.perf_counter()
+    idx, mask = jax.device_put(
+        _epoch_indices([c.seed], epoch, run.split.x_train.shape[0], c.batch_size, run.n_dev),
+        run.idx_sharding,
+    )
+    state, metrics = run.programs.epoch(state, run.hp, *run.train, idx, mask)
+    record = {"epoch": epoch + 1, **_train_record(jax.device_get(metrics))}
+    record.update(_evaluate(run.programs, state["params"], run.hp, run.split)[0])
+    record["seconds"] = time.perf_counter() - t0
+    return state, record
+
+
 def fit(
     config: TrainConfig,
     *,
@@ -502,10 +531,13 @@ def fit(
         static_config(config), _total_steps(config, n_train), tuple(mesh.devices.flat),
         (data.num_features, data.num_classes),
     )
-    hp = jax.device_put(hyperparameters(config), rep)
+    run = _Run(
+        config=config, programs=programs, split=split, n_dev=n_dev,
+        hp=jax.device_put(hyperparameters(config), rep),
+        train=tuple(jax.device_put((split.x_train, split.y_train), rep)),
+        idx_sharding=sh.step_batch_sharding(mesh),
+    )
     state = programs.init_state(jax.random.key(config.seed))
-    x_dev, y_dev = jax.device_put((split.x_train, split.y_train), rep)
-    idx_sharding = sh.step_batch_sharding(mesh)
 
     records: list[dict] = []
     start, ckpt = 0, None
@@ -523,15 +555,7 @@ def fit(
             config.epochs - start, desc="train", unit="epoch", enabled=progress
         ) as bar:
             for epoch in range(start, config.epochs):
-                t0 = time.perf_counter()
-                idx, mask = jax.device_put(
-                    _epoch_indices([config.seed], epoch, n_train, config.batch_size, n_dev),
-                    idx_sharding,
-                )
-                state, metrics = programs.epoch(state, hp, x_dev, y_dev, idx, mask)
-                record = {"epoch": epoch + 1, **_train_record(jax.device_get(metrics))}
-                record.update(_evaluate(programs, state["params"], hp, split)[0])
-                record["seconds"] = time.perf_counter() - t0
+                state, record = _epoch(run, state, epoch)
                 records.append(record)
                 bar.update(1)
                 bar.set_postfix_str(
@@ -547,7 +571,7 @@ def fit(
         if ckpt is not None:
             ckpt.close()
 
-    probs = _evaluate(programs, state["params"], hp, split)[1]
+    probs = _evaluate(programs, state["params"], run.hp, split)[1]
     return History(
         config=config,
         epochs=records,
