@@ -146,3 +146,73 @@ def test_tiny_df_against_studentt_is_honest():
     err = abs(float(h) - float(want))
     assert err <= 10 * float(info.error_estimate)
     assert err > 1e-6 and not bool(info.converged)
+
+
+# --- item 2: narrow or far p — pieces and maps scaled to p itself ---------------------------
+def _normal_vs_logistic(mu, s, m, b):
+    mu, s, m, b = map(M, (mu, s, m, b))
+
+    def neg_log_q(x):
+        z = abs(x - m) / b
+        return z + 2 * mp.log1p(mp.exp(-z)) + mp.log(b)
+
+    pts = [-mp.inf, *(mu + k * s for k in (-40, -8, 0, 8, 40)), mp.inf]
+    return mp.quad(lambda x: mp.npdf(x, mu, s) * neg_log_q(x), sorted(pts))
+
+
+NARROW = [
+    ("N(0.3,1e-6)-Logistic(0,1)", ct.Normal(0.3, 1e-6), ct.Logistic(0.0, 1.0),
+     _normal_vs_logistic(0.3, 1e-6, 0, 1)),
+    # log 2 + E|X| with X ~ N(1000, 1e-3): E|X| = 1000 (the mass below 0 is e^-5e11)
+    ("N(1000,1e-3)-Laplace(0,1)", ct.Normal(1000.0, 1e-3), ct.Laplace(0.0, 1.0),
+     mp.log(2) + 1000),
+    ("N(0.3,1e-6)-Laplace(0,1)", ct.Normal(0.3, 1e-6), ct.Laplace(0.0, 1.0),
+     mp.log(2) + M(0.3)),
+]
+
+
+@pytest.mark.parametrize("p,q,want", [c[1:] for c in NARROW], ids=[c[0] for c in NARROW])
+@pytest.mark.parametrize("method", ["tanh_sinh", "gauss_legendre", "simpson"])
+def test_narrow_and_far_p(p, q, want, method):
+    h, info = ct.cross_entropy(p, q, method=method, return_info=True)
+    err = abs(float(h) - float(want))
+    assert err <= 1e-10 * abs(float(want)), (float(h), float(want))
+    assert err <= 10 * float(info.error_estimate) + 1e-12 * abs(float(want))
+
+
+# --- item 3: support edges of the grid rules --------------------------------------------------
+def test_simpson_exact_on_uniform_vs_normal():
+    # −log N(0,1) is quadratic: Simpson with the end nodes integrates it exactly;
+    # H = ½ log 2π + E[X²]/2, E[X²] = (3³ + 2³)/(3·5) for U(−2, 3)
+    want = 0.5 * float(mp.log(2 * mp.pi)) + (27 + 8) / 15 / 2
+    h, info = ct.cross_entropy(ct.Uniform(-2.0, 3.0), ct.Normal(0.0, 1.0), method="simpson",
+                               return_info=True)
+    assert float(h) == pytest.approx(want, rel=1e-14)
+    assert bool(info.converged)
+
+
+def test_grid_rule_with_log_singular_q_is_flagged():
+    # Exponential(1) vs Gamma(50, 1): −log q ~ −49 log x at 0; closed form by mpmath:
+    # −k log r + log Γ(k) − (k − 1) E[log X] + r E[X], E[log X] = −γ
+    want = float(mp.loggamma(50) + 49 * mp.euler + 1)
+    for method in ("simpson", "trapezoid"):
+        h, info = ct.cross_entropy(ct.Exponential(1.0), ct.Gamma(50.0, 1.0), method=method,
+                                   return_info=True)
+        err = abs(float(h) - want)
+        assert err <= 10 * float(info.error_estimate) and not bool(info.converged)
+    assert float(ct.cross_entropy(ct.Exponential(1.0), ct.Gamma(50.0, 1.0),
+                                  method="tanh_sinh")) == pytest.approx(want, rel=1e-12)
+
+
+# --- item 4 (not fixed for tanh_sinh/gauss_laguerre): small shapes are at least flagged ------
+@pytest.mark.parametrize("p", [ct.Gamma(0.01, 1.0), ct.Beta(0.01, 0.01)],
+                         ids=["Gamma(0.01,1)", "Beta(0.01,0.01)"])
+def test_small_shape_mass_below_the_nodes_is_in_the_estimate(p):
+    # H(p, p) is p's entropy (closed form, checked against scipy in test_entropy_and_kl);
+    # ~1% of the mass lies below the smallest tanh–sinh node (1e-275 from the edge)
+    want = float(p.entropy())
+    h, info = ct.cross_entropy(p, p, method="tanh_sinh", return_info=True)
+    err = abs(float(h) - want)
+    assert err > 1e-4 and not bool(info.converged)
+    assert err <= 10 * float(info.error_estimate)
+    assert float(ct.cross_entropy(p, p)) == pytest.approx(want, rel=1e-12)  # auto: closed form
