@@ -13,7 +13,6 @@ Output:    experiments/results/age_example.json and age_example.png (p, q and th
 
 from __future__ import annotations
 
-import json
 import os
 
 import jax
@@ -27,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from crossent_jax import continuous as ct  # noqa: E402
+from crossent_jax._outputs import write_json  # noqa: E402 - strict JSON, meta
 
 CONFIG = {"sigmas": (5.0, 10.0), "num": 100}
 RESULTS = os.path.join(os.path.dirname(__file__), "results")
@@ -36,8 +36,7 @@ def main():
     out = {"config": CONFIG, "cases": [ct.age_example(s, CONFIG["num"]) for s in CONFIG["sigmas"]],
            "what_0336_is": ct.age_0336_candidates()}
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "age_example.json"), "w", encoding="utf-8") as fh:
-        json.dump(out, fh, indent=2)
+    write_json(os.path.join(RESULTS, "age_example.json"), out)
     x = jnp.linspace(0.0, 100.0, 801)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
     for ax, sigma in zip(axes, CONFIG["sigmas"], strict=True):

@@ -26,9 +26,10 @@ and ``ce_vs_mse.png``.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
+
+from crossent_jax._outputs import write_json  # strict JSON (non-finite -> null) + meta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,9 +103,7 @@ def main(cfg: Config = Config()) -> dict:
         "seconds": time.perf_counter() - t0,
     }
     os.makedirs(cfg.out, exist_ok=True)
-    with open(os.path.join(cfg.out, "ce_vs_mse.json"), "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(cfg.out, "ce_vs_mse.json"), result)
 
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.2))
     colours = {"softmax_cross_entropy": "tab:blue", "mse": "tab:red"}

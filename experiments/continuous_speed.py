@@ -35,6 +35,7 @@ import numpy as np  # noqa: E402
 from scipy import integrate  # noqa: E402
 
 from crossent_jax import continuous as ct  # noqa: E402
+from crossent_jax._outputs import write_json  # noqa: E402 - strict JSON, meta
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from scipy_reference import logpdf_fn, reference  # noqa: E402
@@ -132,8 +133,7 @@ def main(cfg):
         "hard_times_s": hard_t, "hard_median_s": statistics.median(hard_t),
     }
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
-    with open(OUT, "w", encoding="utf-8") as fh:
-        json.dump(res, fh, indent=2)
+    write_json(OUT, res)
     print(json.dumps({k: v for k, v in res.items() if not k.endswith("times_s")}, indent=2))
     return res
 

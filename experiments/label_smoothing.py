@@ -21,9 +21,10 @@ Expected runtime: 2-6 minutes on 2 CPU cores. Writes
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
+
+from crossent_jax._outputs import write_json  # strict JSON (non-finite -> null) + meta
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,9 +76,7 @@ def main(cfg: Config = Config()) -> dict:
         "seconds": time.perf_counter() - t0,
     }
     os.makedirs(cfg.out, exist_ok=True)
-    with open(os.path.join(cfg.out, "label_smoothing.json"), "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    write_json(os.path.join(cfg.out, "label_smoothing.json"), result)
 
     fig, axes = plt.subplots(1, len(cfg.alphas) + 1, figsize=(4.2 * (len(cfg.alphas) + 1), 4.2))
     for ax, alpha in zip(axes, cfg.alphas, strict=False):

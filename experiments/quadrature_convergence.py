@@ -13,7 +13,6 @@ Output:    experiments/results/quadrature_convergence.json and .png (log-scale e
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import warnings
@@ -29,6 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from crossent_jax import continuous as ct  # noqa: E402
+from crossent_jax._outputs import write_json  # noqa: E402 - strict JSON, meta
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from scipy_reference import reference  # noqa: E402
@@ -79,8 +79,7 @@ def main():
         best = {r: v[-1]["rel_error"] for r, v in out[name]["rules"].items()}
         print(name, {r: f"{e:.1e}" for r, e in best.items()})
     os.makedirs(RESULTS, exist_ok=True)
-    with open(os.path.join(RESULTS, "quadrature_convergence.json"), "w", encoding="utf-8") as fh:
-        json.dump(out, fh, indent=2)
+    write_json(os.path.join(RESULTS, "quadrature_convergence.json"), out)
     fig, axes = plt.subplots(1, len(PAIRS), figsize=(4 * len(PAIRS), 3.4), sharey=True,
                              constrained_layout=True)
     for ax, (name, res) in zip(axes, out.items(), strict=True):
