@@ -117,10 +117,10 @@ def vocab_parallel_cross_entropy(
       >>> mesh = jax.make_mesh((1,), ("vocab",))
       >>> logits = jax.random.normal(jax.random.key(0), (4, 6))
       >>> labels = jnp.array([0, 5, 2, 1])
-      >>> f = jax.shard_map(
+      >>> f = jax.jit(jax.shard_map(
       ...     lambda x, y: vocab_parallel_cross_entropy(x, y, axis_name="vocab",
       ...                                               label_smoothing=0.1),
-      ...     in_specs=(P(None, "vocab"), P()), out_specs=P())
+      ...     in_specs=(P(None, "vocab"), P()), out_specs=P()))
       >>> with jax.set_mesh(mesh):  # logits split along the vocabulary
       ...     loss = f(jax.device_put(logits, P(None, "vocab")), labels)
       >>> bool(jnp.allclose(loss, ce(logits, labels, label_smoothing=0.1)))

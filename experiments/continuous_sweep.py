@@ -166,7 +166,8 @@ def main(n_pairs, seed, out, ref_seconds=60):
             "dishonest": int(sum(not r["honest"] for r in rs)),
         }
     worst = sorted(rows, key=lambda r: -r["methods"]["auto"]["err"])[:15]
-    res = {"config": {"pairs": n_pairs, "seed": seed, "ref_seconds": ref_seconds}, "summary": summary, "worst_auto": worst,
+    res = {"config": {"pairs": n_pairs, "seed": seed, "ref_seconds": ref_seconds},
+           "summary": summary, "worst_auto": worst,
            "reference_timeouts": skipped,
            "dishonest": [{"p": r["p"], "q": r["q"], "ref": r["ref"], "method": m, **v}
                          for r in rows for m, v in r["methods"].items() if not v["honest"]],

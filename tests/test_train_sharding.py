@@ -1,20 +1,15 @@
 """Data parallelism: padding rules, masked objectives, and 4 simulated CPU devices == 1."""
 
 import functools
-import json
-import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _multidevice import run_with_devices
 
 from crossent_jax.train import objective
 from crossent_jax.train._sharding import epoch_batches, pad_rows, padded_batch_size
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.mark.parametrize(
@@ -86,17 +81,7 @@ print("RESULT" + json.dumps(out))
 
 
 def test_four_simulated_devices_match_one_and_orbax_stays_unimported():
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, cwd=ROOT, capture_output=True, text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1]
-    out = json.loads(line[len("RESULT"):])
+    out = run_with_devices(SCRIPT, 4, timeout=300)
     assert out["orbax_imported"] == []
     assert out["param_devices"] == 4 and out["param_replicated"]
     assert out["batch_shard_rows"] == [2]  # 8 rows split over 4 devices

@@ -9,12 +9,11 @@ import itertools
 import json
 import math
 import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
 import pytest
+from _multidevice import run_with_devices
 
 from crossent_jax.cli import main
 from crossent_jax.train import TrainConfig, fit
@@ -33,7 +32,6 @@ from crossent_jax.tune import (
     space_to_json,
 )
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASE = TrainConfig(dataset="blobs", model="linear", batch_size=128, epochs=2,
                    learning_rate=0.05, schedule="constant", validation_fraction=0.2)
 SPACE = {"learning_rate": LogUniform(1e-3, 1.0), "label_smoothing": Uniform(0.0, 0.2)}
@@ -184,13 +182,7 @@ print("RESULT" + json.dumps(out))
 
 
 def test_population_on_four_devices_equals_single_device_fit():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4",
-               JAX_PLATFORMS="cpu")
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-c", POP_SCRIPT], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1][6:])
+    out = run_with_devices(POP_SCRIPT, 4, timeout=300)
     assert out["sharded"] == 4
     for rec, par in out["diff"]:
         assert rec < 1e-4 and par < 1e-5

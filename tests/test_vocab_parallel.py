@@ -4,22 +4,17 @@ One subprocess (``--xla_force_host_platform_device_count=8`` must be set before 
 imported) runs every sharded check and prints the errors; the assertions are made here.
 """
 
-import json
-import os
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from _multidevice import run_with_devices
 from jax.sharding import PartitionSpec as P
 
 from crossent_jax import softmax_cross_entropy_with_integer_labels as ce
 from crossent_jax import vocab_parallel_cross_entropy
 from crossent_jax._errors import InputTypeError, InputValueError
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = r"""
 import json, sys
@@ -112,15 +107,7 @@ print("RESULT" + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def sharded_results():
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
-    env["JAX_PLATFORMS"] = "cpu"
-    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")][-1]
-    return json.loads(line[len("RESULT"):])
+    return run_with_devices(SCRIPT, 8)
 
 
 def test_sharded_equals_unsharded_on_4_and_8_devices(sharded_results):
@@ -145,7 +132,8 @@ def _one_device(fn, *args, specs):
     mesh = jax.make_mesh((1,), ("v",), devices=jax.devices()[:1])
     with jax.set_mesh(mesh):
         args = [jax.device_put(a, s) for a, s in zip(args, specs, strict=True)]
-        return np.asarray(jax.shard_map(fn, in_specs=specs, out_specs=P())(*args))
+        # jitted: eager shard_map dispatches (and compiles) every primitive on its own
+        return np.asarray(jax.jit(jax.shard_map(fn, in_specs=specs, out_specs=P()))(*args))
 
 
 def test_one_device_equals_unsharded():
