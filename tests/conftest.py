@@ -20,14 +20,15 @@ import os
 import shutil
 import tempfile
 
-FAST_COMPILE_FLAGS = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+# Importing the kit (and jax) does not start a backend, so XLA_FLAGS set below still applies.
+from crossent_jax.verify._cli import FAST_COMPILE_FLAGS
 
 if os.environ.get("CROSSENT_TEST_FULL_OPT") != "1":
     _flags = os.environ.get("XLA_FLAGS", "")
     if "xla_backend_optimization_level" not in _flags:
         os.environ["XLA_FLAGS"] = f"{_flags} {FAST_COMPILE_FLAGS}".strip()
 
-import jax  # noqa: E402  (XLA_FLAGS must be set before the backend starts)
+import jax  # noqa: E402  (configured after XLA_FLAGS is set)
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
