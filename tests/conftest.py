@@ -6,7 +6,7 @@ with LLVM at -O0 (the same flags as ``crossent verify --fast-compile``): XLA's H
 fusion, buffer assignment, the collectives the sharding tests inspect — are unchanged, and
 results differ at most by rounding (every tolerance in the suite is far above it). Set
 ``CROSSENT_TEST_FULL_OPT=1`` to run the suite at the default level (11.4 minutes on 2 cores,
-against 6.7–8.3 with these flags).
+against 5.2–8.3 with these flags).
 
 Tests also build many identical programs from fresh lambdas (the same loss at the same shapes),
 which ``jax.jit``'s in-memory cache cannot recognise. A persistent compilation cache keyed by
