@@ -3,8 +3,9 @@ the kit: log densities are written out here in mpmath, and every piece of p's su
 integrated in a variable in which the integrand decays fast:
 
 * algebraic tails (StudentT p): x = μ ± s·e^u, so the integrand decays like e^{−ν u};
-* edge singularities (Gamma/Beta shapes < 1, mass piled 1e-300 from an edge): x = edge ± e^u,
-  which mpmath represents for any u (its exponent range is unbounded);
+* edge singularities (Gamma/Beta shapes < 1, mass piled 1e-300 from an edge): x = edge ±
+  e^{u/k} with k the shape at that edge, so the integrand decays like e^u for any k; mpmath
+  represents x for any u (its exponent range is unbounded);
 * bulk pieces: split at p's centre ± 1, 8 and 40 scales and at q's kinks (the loc of a
   Laplace, Logistic or StudentT, a mixture's component locs).
 
@@ -50,7 +51,14 @@ def logpdf(d):
     if isinstance(d, ct.Beta):
         a, b = _f(d.alpha), _f(d.beta)
         c = mp.loggamma(a + b) - mp.loggamma(a) - mp.loggamma(b)
-        return lambda x: c + (a - 1) * mp.log(x) + (b - 1) * mp.log1p(-x) if 0 < x < 1 else -mp.inf
+
+        def beta_lp(x, dhi=None):
+            # dhi = 1 − x given by the caller near the upper edge: 1 − 1e-100 rounds to 1
+            # in 30 digits, the distance itself does not
+            dhi = 1 - x if dhi is None else dhi
+            return c + (a - 1) * mp.log(x) + (b - 1) * mp.log(dhi) if x > 0 and dhi > 0 else -mp.inf
+
+        return beta_lp
     if isinstance(d, ct.Uniform):
         lo, hi = _f(d.low), _f(d.high)
         return lambda x: -mp.log(hi - lo) if lo <= x <= hi else -mp.inf
@@ -132,6 +140,31 @@ def _kinks(d):
 _U_TAIL = [-mp.inf, 0, 5, 20, 50, 150, 500, mp.inf]
 
 
+def _edge_shapes(d):
+    """The exponent k with density ∝ (distance to the edge)^{k−1} at (low, high)."""
+    if isinstance(d, ct.Gamma):
+        return _f(d.concentration), None
+    if isinstance(d, ct.Beta):
+        return _f(d.alpha), _f(d.beta)
+    return M(1), M(1)
+
+
+def _edge_piece(f, edge, sign, width, k):
+    """∫ f over the piece between a support edge and edge + sign·width, in u = k log(distance):
+    x = edge + sign·e^{u/k}, dx = e^{u/k}/k du. A density ∝ distance^{k−1} makes the
+    integrand ∝ e^u whatever k is (for Gamma(0.01) in x itself the mass reaches down to
+    1e-300 and beyond; in u it decays like e^u)."""
+    top = k * mp.log(width)
+
+    def g(u):
+        y = mp.exp(u / k)
+        if sign < 0:  # the upper edge: pass the distance, 1 − y may round to 1
+            return f(edge - y, y) * y / k
+        return f(edge + y) * y / k
+
+    return mp.quad(g, [-mp.inf, top - 60, top - 20, top - 5, top])
+
+
 def reference(p, q, kl=False):
     """H(p, q) (or KL(p ‖ q)) in 30-digit arithmetic; +inf when p's support leaks out of q's
     or the expectation diverges through p's tails."""
@@ -141,11 +174,22 @@ def reference(p, q, kl=False):
     if qlo > lo or qhi < hi:
         return mp.inf
 
-    def f(x):
-        a = lp(x)
-        if a == -mp.inf:
+    def dist_aware(d, lpd):
+        # a Beta whose upper edge is p's (1) takes the distance to it from the caller
+        if isinstance(d, ct.Beta) and hi == 1:
+            return lpd
+        return lambda x, dhi=None: lpd(x)
+
+    lp, lq = dist_aware(p, lp), dist_aware(q, lq)
+
+    def f(x, dhi=None):
+        a = lp(x, dhi)
+        # e^{−3000}·|g| is far below 30 digits for any g these families have (|g| ≲ x² with
+        # |x| ≲ e^{510}); mpmath's exp of −1e200 would instead take minutes (ln 2 to 1e200
+        # bits), which the exponential tails of a Gamma at u = 500 ask for
+        if a == -mp.inf or a < -3000:
             return M(0)
-        g = -lq(x) + (a if kl else 0)
+        g = -lq(x, dhi) + (a if kl else 0)
         return mp.exp(a) * g
 
     c, s = _center_scale(p)
@@ -159,15 +203,14 @@ def reference(p, q, kl=False):
     for a, b in zip(inner[:-1], inner[1:], strict=True):
         total += mp.quad(f, [a, b])
     first, last = inner[0], inner[-1]
-    if mp.isfinite(lo):  # [lo, first]: x = lo + e^u, u ∈ (−∞, log(first − lo)]
-        total += mp.quad(lambda u: f(lo + mp.exp(u)) * mp.exp(u),
-                         [-mp.inf, mp.log(first - lo) - 50, mp.log(first - lo)])
+    klo, khi = _edge_shapes(p)
+    if mp.isfinite(lo):  # [lo, first]: x = lo + e^{u/k}, u ∈ (−∞, k log(first − lo)]
+        total += _edge_piece(f, lo, 1, first - lo, klo)
     else:  # (−∞, first]: x = first − e^u·s
         total += mp.quad(lambda u: f(first - s * mp.exp(u)) * s * mp.exp(u),
                          _U_TAIL)
     if mp.isfinite(hi):
-        total += mp.quad(lambda u: f(hi - mp.exp(u)) * mp.exp(u),
-                         [-mp.inf, mp.log(hi - last) - 50, mp.log(hi - last)])
+        total += _edge_piece(f, hi, -1, hi - last, khi)
     else:
         total += mp.quad(lambda u: f(last + s * mp.exp(u)) * s * mp.exp(u), _U_TAIL)
     return total

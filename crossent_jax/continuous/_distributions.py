@@ -241,6 +241,12 @@ class Gamma(Distribution):
     def _edge_finite(self):
         return self.concentration == 1, jnp.asarray(False)
 
+    def _scale(self):
+        # the tail decays like e^{−r x}: for k < 1 the standard deviation √k / r is shorter
+        # than that decay length 1/r, and a grid truncated at 40 of them would cut mass off
+        k = self.concentration
+        return jnp.sqrt(jnp.maximum(k, 1.0)) / self.rate
+
     def sample(self, key, shape=()):
         # jax.random.gamma is differentiable w.r.t. the concentration (implicit reparam.)
         return jax.random.gamma(key, self.concentration, shape, self.dtype) / self.rate
