@@ -49,7 +49,8 @@ class Info:
       on the same pieces plus a rounding floor 64 ε Σ|w f| (quadrature); the standard error
       (Monte Carlo); 64 ε max(|value|, 1) (closed forms); NaN for invalid parameters;
     * ``converged`` — ``error_estimate <= rtol · max(|value|, 1)`` (bool array);
-    * ``method`` — the rule used (``"auto"`` resolved); ``num_nodes`` — integrand evaluations;
+    * ``method`` — the rule used (``"auto"`` resolved); ``num_nodes`` — integrand evaluations
+      (for ``auto`` under ``jit``: of the first level; refinement may add up to 31×);
     * ``rtol`` — the tolerance ``converged`` was judged against.
     """
 
@@ -153,6 +154,47 @@ def _default_rtol(dtype) -> float:
 _AUTO_LEVELS = (129, 257, 513, 1025, 2049)
 
 
+@jax.custom_batching.custom_vmap
+def _any_in_batch(flag):
+    """``flag`` itself; under ``vmap`` the OR over the batch, *unbatched*, so that a
+    ``lax.cond`` on it stays a branch (a batched predicate turns cond into select, which
+    evaluates both branches for every member). Call it on stop_gradient'ed bools only:
+    custom_vmap has no reverse-mode rule."""
+    return flag
+
+
+@_any_in_batch.def_vmap
+def _any_in_batch_rule(axis_size, in_batched, flag):
+    del axis_size
+    return (jnp.any(flag) if in_batched[0] else flag), False
+
+
+@functools.partial(jax.jit, static_argnames=("kl", "rtol"))
+def _run_auto(p, q, kl, rtol):
+    """``auto``'s tanh–sinh refinement for traced inputs: level 1 (129 nodes per piece),
+    then each finer level inside a ``lax.cond`` taken only when some member of the batch
+    has not converged; members that had converged keep their value. A batch of ordinary
+    pairs pays for level 1 only; a batch with one hard pair pays for the levels that pair
+    needs, for every member (XLA evaluates a branch for the whole batch). Differentiable:
+    the branch values carry gradients, the predicate does not."""
+    v, err, _ = _expectation_run(p, q, _AUTO_LEVELS[0], kl)
+    for m in _AUTO_LEVELS[1:]:
+        need = err > rtol * jnp.maximum(jnp.abs(v), 1.0)  # NaN (invalid p, q): False
+        go = _any_in_batch(jax.lax.stop_gradient(need))
+        v2, e2 = jax.lax.cond(
+            go,
+            lambda pq, m=m: _expectation_run(*pq, m, kl)[:2],
+            lambda pq, v=v, err=err: (v, err),
+            (p, q),
+        )
+        v, err = jnp.where(need, v2, v), jnp.where(need, e2, err)
+    return v, err
+
+
+def _expectation_run(p, q, n, kl):
+    return _run(p, q, "tanh_sinh", n, None, kl)
+
+
 def _closed_estimate(value):
     eps = jnp.finfo(jnp.result_type(value)).eps
     return 64 * eps * jnp.maximum(jnp.abs(value), 1.0)
@@ -196,9 +238,15 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
     else:
         n = DEFAULT_POINTS[use] if num_points is None else num_points
         quad.check_points(n, use)
-        # one compiled program per (types, method, n): much cheaper than op-by-op dispatch
-        value, err = _run_jit(p, q, use, n, key, kl)
-        if method == "auto" and num_points is None and is_concrete(value):
+        adaptive = method == "auto" and num_points is None
+        concrete = all(is_concrete(v) for v in (*p.params(), *q.params()))
+        if adaptive and not concrete:
+            # under jit / vmap / grad: the refinement levels as conditional branches
+            value, err = _run_auto(p, q, kl, rtol)
+        else:
+            # one compiled program per (types, method, n): cheaper than op-by-op dispatch
+            value, err = _run_jit(p, q, use, n, key, kl)
+        if adaptive and concrete:
             # adaptive for concrete inputs: halve the step until the estimate meets rtol
             for m in _AUTO_LEVELS[1:]:
                 if not bool(err > rtol * jnp.maximum(jnp.abs(value), 1.0)):
@@ -240,7 +288,9 @@ def cross_entropy(
     ± 8 of p's scales and at the kinks of log p and log q; for a StudentT p against a Laplace,
     Logistic or mixture q the growing part of −log q is taken in closed form). For concrete
     inputs ``auto`` halves the tanh–sinh step (129 → 2049 nodes per piece) until
-    ``Info.converged``; under ``jit``/``vmap`` it evaluates the first level. Accuracy
+    ``Info.converged``; under ``jit``/``vmap``/``grad`` the same levels are conditional
+    branches, taken only when some member of the batch needs them (one level of ``vmap``;
+    nested ``vmap`` evaluates them for all). Accuracy
     (float64, default points):
     closed forms and tanh–sinh ≲ 1e-12 relative; Gauss–Hermite/Legendre/Laguerre reach
     1e-12 on smooth pairs but not at kinks or heavy tails; trapezoid/Simpson ~1e-6–1e-10;
