@@ -50,7 +50,7 @@ class Info:
       (Monte Carlo); 64 ε max(|value|, 1) (closed forms); NaN for invalid parameters;
     * ``converged`` — ``error_estimate <= rtol · max(|value|, 1)`` (bool array);
     * ``method`` — the rule used (``"auto"`` resolved); ``num_nodes`` — integrand evaluations
-      (for ``auto`` under ``jit``: of the first level; refinement may add up to 31×);
+      (for ``auto`` under ``jit``: of the first level; refinement may add up to 20×);
     * ``rtol`` — the tolerance ``converged`` was judged against.
     """
 
@@ -152,6 +152,9 @@ def _default_rtol(dtype) -> float:
 
 #: refinement of ``auto`` for concrete inputs: tanh–sinh levels tried in turn (step halved)
 _AUTO_LEVELS = (129, 257, 513, 1025, 2049)
+#: the same under jit / vmap / grad, in steps of 4× (each level is compiled as a branch:
+#: 3 instead of 5 keeps compile time down; the worst case evaluates 2691 nodes per piece)
+_AUTO_LEVELS_TRACED = (129, 513, 2049)
 
 
 @jax.custom_batching.custom_vmap
@@ -177,8 +180,8 @@ def _run_auto(p, q, kl, rtol):
     pairs pays for level 1 only; a batch with one hard pair pays for the levels that pair
     needs, for every member (XLA evaluates a branch for the whole batch). Differentiable:
     the branch values carry gradients, the predicate does not."""
-    v, err, _ = _expectation_run(p, q, _AUTO_LEVELS[0], kl)
-    for m in _AUTO_LEVELS[1:]:
+    v, err, _ = _expectation_run(p, q, _AUTO_LEVELS_TRACED[0], kl)
+    for m in _AUTO_LEVELS_TRACED[1:]:
         need = err > rtol * jnp.maximum(jnp.abs(v), 1.0)  # NaN (invalid p, q): False
         go = _any_in_batch(jax.lax.stop_gradient(need))
         v2, e2 = jax.lax.cond(

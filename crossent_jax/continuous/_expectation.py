@@ -133,19 +133,17 @@ def _edge_map(p, a, b, fin):
         left = (al < 1) & (b <= p._center())
         right = (be < 1) & (a >= p._center())
         use = left | right
-        yl, logvl, posl, dvl = _power_nodes(b, a, al, fin, ~fin.left)  # y = x
-        yr, logvr, posr, dvr = _power_nodes(1 - a, 1 - b, be, fin, fin.left)  # y = 1 − x
-        c0 = lgamma(al + be)
-        # the map not chosen for a piece is still evaluated: keep its logs finite (y < 1)
-        lpl = _log1m(yl) * (be - 1) + c0 - lgamma(al + 1) - lgamma(be)
-        lpr = _log1m(yr) * (al - 1) + c0 - lgamma(be + 1) - lgamma(al)
-        pos = jnp.where(left, posl, posr)
+        # one power map per piece: from the lower edge (y = x) or the upper one (y = 1 − x)
+        ya, yb = jnp.where(left, b, 1 - a), jnp.where(left, a, 1 - b)
         k = jnp.where(left, al, be)
-        dlo = jnp.where(left, yl, 1 - yr)
-        dhi = jnp.where(left, 1 - yl, yr)
+        y, logv, pos, dv = _power_nodes(ya, yb, k, fin, jnp.where(left, ~fin.left, fin.left))
+        # density in v: the other edge's factor, (1 − x)^{β−1} or x^{α−1}, over k B(α, β);
+        # _log1m keeps the log finite at y = 1 (the unmapped pieces still evaluate this)
+        other = jnp.where(left, be, al)
+        lp = (_log1m(y) * (other - 1) + lgamma(al + be) - lgamma(k + 1) - lgamma(other))
+        dlo = jnp.where(left, y, 1 - y)
+        dhi = jnp.where(left, 1 - y, y)
         x = dlo
-        logv, dv = jnp.where(left, logvl, logvr), jnp.where(left, dvl, dvr)
-        lp = jnp.where(left, lpl, lpr)
     # log p(x) = log p_V(v) + log(dv/dy) = lp + log k + (1 − 1/k) log v
     lpx = jnp.where(pos, lp + jnp.log(k) + (1 - 1 / k) * logv, jnp.inf)
     logv = jnp.where(pos, logv, -jnp.inf)
