@@ -206,16 +206,17 @@ def _estimate(v, vc, absum, fast=True):
 
     ``fast`` rules (tanh–sinh, Gauss) converge exponentially: halving the step (doubling the
     points) squares the relative error in the asymptotic regime, so the fine rule's error
-    would be ≈ d·(d/|v|); before that regime it is larger (Beta(0.01, 0.01) by tanh–sinh:
-    d/|v| = 7e-8 at 129 nodes, actual error 1.2e-13, d²/|v| = 5e-15), so d·(d/|v|)^0.75 is
-    used once d/|v| < 1e-2 (2.4e-13 there; Normal vs Laplace, where the fine rule is right
-    to 1e-11 with d/|v| = 8e-6: 1.6e-9), d itself otherwise. Grid rules converge
+    is ≈ d·(d/|v|), used once d/|v| < 1e-2, d itself otherwise. Before the asymptotic
+    regime this can be low (Beta(0.01, 0.01): d/|v| = 7e-8 at 129 nodes, error 1.2e-13,
+    estimate 5e-15 — within the 1e-12 rounding allowance); a more cautious d·(d/|v|)^0.75
+    flagged 209 of 1000 ordinary Normal–StudentT pairs that are right to 2e-15 and made a
+    vmapped auto batch refine (2.9× slower). Grid rules converge
     algebraically: d (which bounds the fine error when the coarse error is the larger)."""
     eps = jnp.finfo(jnp.result_type(v)).eps
     d = jnp.abs(v - vc)
     if fast:
         rel = d / jnp.maximum(jnp.abs(v), jnp.finfo(jnp.result_type(v)).tiny)
-        d = jnp.where(rel < 1e-2, d * rel**0.75, d)
+        d = jnp.where(rel < 1e-2, d * rel, d)
     return d + 64 * eps * absum
 
 
