@@ -175,26 +175,104 @@ def _any_in_batch_rule(axis_size, in_batched, flag):
     return (jnp.any(flag) if in_batched[0] else flag), False
 
 
-@functools.partial(jax.jit, static_argnames=("kl", "rtol"))
-def _run_auto(p, q, kl, rtol):
+def _needs_more(v, err, rtol):
+    """Members whose estimate misses the tolerance (NaN, for invalid p or q: False)."""
+    return jax.lax.stop_gradient(err > rtol * jnp.maximum(jnp.abs(v), 1.0))
+
+
+def _cascade(p, q, kl, rtol):
     """``auto``'s tanh–sinh refinement for traced inputs: level 1 (129 nodes per piece),
     then each finer level inside a ``lax.cond`` taken only when some member of the batch
-    has not converged; members that had converged keep their value. A batch of ordinary
-    pairs pays for level 1 only; a batch with one hard pair pays for the levels that pair
-    needs, for every member (XLA evaluates a branch for the whole batch). Differentiable:
-    the branch values carry gradients, the predicate does not."""
+    has not converged; members that had converged keep their value. Under ``vmap`` a branch
+    is evaluated for the whole batch. Differentiable: the branch values carry gradients,
+    the predicate does not. Used for derivatives (see :func:`_auto_fn`)."""
     v, err, _ = _expectation_run(p, q, _AUTO_LEVELS_TRACED[0], kl)
     for m in _AUTO_LEVELS_TRACED[1:]:
-        need = err > rtol * jnp.maximum(jnp.abs(v), 1.0)  # NaN (invalid p, q): False
-        go = _any_in_batch(jax.lax.stop_gradient(need))
+        need = _needs_more(v, err, rtol)
         v2, e2 = jax.lax.cond(
-            go,
+            _any_in_batch(need),
             lambda pq, m=m: _expectation_run(*pq, m, kl)[:2],
             lambda pq, v=v, err=err: (v, err),
             (p, q),
         )
         v, err = jnp.where(need, v2, v), jnp.where(need, e2, err)
     return v, err
+
+
+#: under vmap, a refinement level is run on at most batch/_GATHER_FRACTION gathered members
+#: (the ones that need it); more than that and the level runs for the whole batch
+_GATHER_FRACTION = 16
+
+
+def _gathered_rule(kl, rtol, axis_size, in_batched, p, q):
+    """The batching rule of ``auto``'s values: level 1 for the whole batch, then each finer
+    level only for the members that need it — gathered into a block of K = ⌈B/16⌉ members,
+    refined, scattered back — or, when more than K need it, for the whole batch; skipped
+    when none does. XLA needs static shapes, hence the fixed K: a batch of B ordinary pairs
+    with a few pessimistic estimates pays B + 4K member-levels instead of 21 B."""
+    p, q = jax.tree.map(
+        lambda a, b: a if b else jnp.broadcast_to(a, (axis_size, *jnp.shape(a))),
+        (p, q), tuple(in_batched))
+
+    def run(m, p, q):
+        return jax.vmap(lambda p, q: _expectation_run(p, q, m, kl)[:2])(p, q)
+
+    v, err = run(_AUTO_LEVELS_TRACED[0], p, q)
+    k = -(-axis_size // _GATHER_FRACTION)
+    for m in _AUTO_LEVELS_TRACED[1:]:
+        need = _needs_more(v, err, rtol)
+
+        def gathered(ve, m=m, need=need):
+            v, err = ve
+            # padding repeats member 0: its writes are its own value, or its refined one
+            idx = jnp.nonzero(need, size=k, fill_value=0)[0]
+            v2, e2 = run(m, *jax.tree.map(lambda a, idx=idx: a[idx], (p, q)))
+            sel = need[idx]
+            return (v.at[idx].set(jnp.where(sel, v2, v[idx])),
+                    err.at[idx].set(jnp.where(sel, e2, err[idx])))
+
+        def full(ve, m=m, need=need):
+            v, err = ve
+            v2, e2 = run(m, p, q)
+            return jnp.where(need, v2, v), jnp.where(need, e2, err)
+
+        count = jnp.sum(need)
+        if k < axis_size:
+            branch = jnp.where(count == 0, 0, jnp.where(count <= k, 1, 2))
+            v, err = jax.lax.switch(branch, [lambda ve: ve, gathered, full], (v, err))
+        else:
+            v, err = jax.lax.cond(count == 0, lambda ve: ve, full, (v, err))
+    return (v, err), (True, True)
+
+
+@functools.cache
+def _auto_fn(kl, rtol):
+    """``auto`` for traced inputs, for one (kl, rtol): values from a ``custom_vmap`` whose
+    batching rule refines only the members that need it (:func:`_gathered_rule`); derivatives
+    from the JVP of :func:`_cascade` (``custom_vmap`` has no reverse mode), which takes the
+    same levels for every member that needs them, so values and gradients agree."""
+
+    @jax.custom_batching.custom_vmap
+    def values(p, q):
+        return _cascade(p, q, kl, rtol)
+
+    values.def_vmap(functools.partial(_gathered_rule, kl, rtol))
+
+    @jax.custom_jvp
+    def fn(p, q):
+        return values(p, q)
+
+    @fn.defjvp
+    def fn_jvp(primals, tangents):
+        return jax.jvp(lambda p, q: _cascade(p, q, kl, rtol), primals, tangents)
+
+    return fn
+
+
+@functools.partial(jax.jit, static_argnames=("kl", "rtol"))
+def _run_auto(p, q, kl, rtol):
+    """(value, error estimate) of ``auto`` under jit / vmap / grad (see :func:`_auto_fn`)."""
+    return _auto_fn(kl, rtol)(p, q)
 
 
 def _expectation_run(p, q, n, kl):
@@ -245,7 +323,9 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
         n = DEFAULT_POINTS[use] if num_points is None else num_points
         quad.check_points(n, use)
         adaptive = method == "auto" and num_points is None
-        concrete = all(is_concrete(v) for v in (*p.params(), *q.params()))
+        # values known now (also under an eager grad, whose tracers carry concrete primals):
+        # refine in Python, compiling only the levels used; else the traced refinement
+        concrete = all(is_concrete(jax.lax.stop_gradient(v)) for v in (*p.params(), *q.params()))
         if adaptive and not concrete:
             # under jit / vmap / grad: the refinement levels as conditional branches
             value, err = _run_auto(p, q, kl, rtol)
@@ -255,7 +335,7 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
         if adaptive and concrete:
             # adaptive for concrete inputs: halve the step until the estimate meets rtol
             for m in _AUTO_LEVELS[1:]:
-                if not bool(err > rtol * jnp.maximum(jnp.abs(value), 1.0)):
+                if not bool(_needs_more(value, err, rtol)):
                     break
                 n = m
                 value, err = _run_jit(p, q, use, n, key, kl)
