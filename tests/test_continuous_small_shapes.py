@@ -156,6 +156,44 @@ def test_gradient_against_closed_form_derivative(kind, a, b):
     np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
 
 
+@pytest.mark.parametrize("hard", [1, 3])
+def test_refinement_gathers_the_members_that_need_it_or_runs_the_batch(hard):
+    """A vmapped batch of 8 refines at most ⌈8/16⌉ = 1 gathered member; with 3 members that
+    need it, it refines the whole batch. The hard members, N(μ, 1) against a Logistic of
+    scale 1e-3, have a first-level estimate ~3e-10 relative and converge at the next level.
+    Every member must get its eager ``auto`` value (the scatter puts each refined value back
+    at its own index; the ordinary ones keep the first level bit for bit), and the gradient
+    d/dμ = E[tanh((X − m)/2s)]/s = (2Φ(μ − m) − 1)/s + O(s) through the refined branch."""
+    import jax.numpy as jnp
+
+    mus = [-1.0, 0.9, 0.7, 0.3, -0.5, 0.0, 1.5, 1.0]
+    hard_at = [5, 2, 7][:hard]  # hard members not first in the batch
+    qscale = [1e-3 if i in hard_at else 0.7 + 0.1 * i for i in range(8)]
+    mu, m, s = jnp.array(mus), jnp.full(8, 0.4), jnp.array(qscale)
+
+    def rule(method):
+        def one(mu, m, s):
+            return ct.cross_entropy(ct.Normal(mu, 1.0), ct.Logistic(m, s), method=method,
+                                    return_info=True)
+        return jax.jit(jax.vmap(one))
+
+    h, info = rule("auto")(mu, m, s)
+    h1, info1 = rule("tanh_sinh")(mu, m, s)
+    assert not np.any(np.asarray(info1.converged)[hard_at])  # these need refinement
+    assert np.all(np.asarray(info1.converged)[[i for i in range(8) if i not in hard_at]])
+    assert bool(np.all(info.converged))
+    eager = [ct.cross_entropy(ct.Normal(float(a), 1.0), ct.Logistic(0.4, float(c)))
+             for a, c in zip(mus, qscale, strict=True)]
+    np.testing.assert_allclose(h, eager, rtol=1e-12)
+    ordinary = [i for i in range(8) if i not in hard_at]
+    np.testing.assert_array_equal(np.asarray(h)[ordinary], np.asarray(h1)[ordinary])
+    g = jax.jit(jax.vmap(jax.grad(
+        lambda mu, m, s: ct.cross_entropy(ct.Normal(mu, 1.0), ct.Logistic(m, s)))))(mu, m, s)
+    for i in hard_at:
+        exact = math.erf((mus[i] - 0.4) / math.sqrt(2)) / 1e-3  # 2Φ(z) − 1 = erf(z/√2)
+        assert math.isclose(float(g[i]), exact, rel_tol=1e-5), (i, float(g[i]), exact)
+
+
 def test_auto_refines_under_jit_and_vmap():
     """A hard member in a vmapped batch is refined like the eager call (and converges);
     the ordinary members keep their first-level values. Reference: the eager ``auto``

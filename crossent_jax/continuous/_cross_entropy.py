@@ -316,16 +316,20 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
     use = method
     if method == "auto":
         use = "closed_form" if closed is not None else "tanh_sinh"
-    if use == "closed_form":
+    ok = _contained(p, q) & _finite_tails(p, q)
+    # values known now (also under an eager grad, whose tracers carry concrete primals)
+    concrete = all(is_concrete(jax.lax.stop_gradient(v)) for v in (*p.params(), *q.params()))
+    if concrete and not bool(jax.lax.stop_gradient(ok)):
+        # +inf whatever the rule: p puts mass where q has none, or tails diverge
+        value, err, nodes = jnp.asarray(jnp.inf, p.dtype), jnp.zeros((), p.dtype), 0
+    elif use == "closed_form":
         value = closed(p, q)
         err, nodes = _closed_estimate(value), 0
     else:
         n = DEFAULT_POINTS[use] if num_points is None else num_points
         quad.check_points(n, use)
         adaptive = method == "auto" and num_points is None
-        # values known now (also under an eager grad, whose tracers carry concrete primals):
-        # refine in Python, compiling only the levels used; else the traced refinement
-        concrete = all(is_concrete(jax.lax.stop_gradient(v)) for v in (*p.params(), *q.params()))
+        # concrete: refine in Python, compiling only the levels used; else traced refinement
         if adaptive and not concrete:
             # under jit / vmap / grad: the refinement levels as conditional branches
             value, err = _run_auto(p, q, kl, rtol)
@@ -340,7 +344,6 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
                 n = m
                 value, err = _run_jit(p, q, use, n, key, kl)
         nodes = _num_nodes(p, q, use, n, key)
-    ok = _contained(p, q) & _finite_tails(p, q)
     value = jnp.where(ok, value, jnp.inf)
     err = jnp.where(ok, err, 0.0)
     if kl:  # KL ≥ 0 (rounding of an integrand that changes sign can leave −1e-17)
