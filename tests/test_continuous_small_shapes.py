@@ -219,8 +219,8 @@ def test_auto_refines_under_jit_and_vmap():
     assert bool(np.all(info.converged[1:]))
     eager = [ct.cross_entropy(ct.Normal(float(m), float(s)), ct.Logistic(0.0, 1.0), rtol=1e-12)
              for m, s in zip(locs, scales, strict=True)]
-    # traced levels step 4× (129, 513, 2049), eager ones 2×: equal to the tolerance
-    np.testing.assert_allclose(h, eager, rtol=1e-10)
+    # the same levels (129, 513, 2049) eager and traced: equal up to rounding
+    np.testing.assert_allclose(h, eager, rtol=1e-13)
     np.testing.assert_array_equal(h[1:], h1[1:])
     # exact: H(N(m, s), Logistic(0, 1)) = E|X| + 2 E log(1 + e^{−|X|}) ≈ |m| + ... for s → 0
     # the value at s = 1e-6 is the limit −log q(0.3) to within s²-order terms

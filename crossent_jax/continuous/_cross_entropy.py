@@ -153,11 +153,12 @@ def _default_rtol(dtype) -> float:
     return 1e-10 if jnp.dtype(dtype) == jnp.float64 else 1e-5
 
 
-#: refinement of ``auto`` for concrete inputs: tanh–sinh levels tried in turn (step halved)
-_AUTO_LEVELS = (129, 257, 513, 1025, 2049)
-#: the same under jit / vmap / grad, in steps of 4× (each level is compiled as a branch:
-#: 3 instead of 5 keeps compile time down; the worst case evaluates 2691 nodes per piece)
-_AUTO_LEVELS_TRACED = (129, 513, 2049)
+#: refinement of ``auto``: tanh–sinh levels tried in turn, the step quartered each time (each
+#: level is a compiled program; 3 levels instead of 5 halvings keep compiles down; the worst
+#: case evaluates 2691 nodes per piece). The same levels for concrete and traced inputs, so
+#: that eager and jitted ``auto`` agree.
+_AUTO_LEVELS = (129, 513, 2049)
+_AUTO_LEVELS_TRACED = _AUTO_LEVELS
 
 
 @jax.custom_batching.custom_vmap
@@ -337,7 +338,7 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
             # one compiled program per (types, method, n): cheaper than op-by-op dispatch
             value, err = _run_jit(p, q, use, n, key, kl)
         if adaptive and concrete:
-            # adaptive for concrete inputs: halve the step until the estimate meets rtol
+            # adaptive for concrete inputs: refine until the estimate meets rtol
             for m in _AUTO_LEVELS[1:]:
                 if not bool(_needs_more(value, err, rtol)):
                     break
@@ -376,10 +377,10 @@ def cross_entropy(
     else ``"tanh_sinh"`` (piecewise double-exponential rules, split at p's centre, at centre
     ± 8 of p's scales and at the kinks of log p and log q; for a StudentT p against a Laplace,
     Logistic or mixture q the growing part of −log q is taken in closed form). For concrete
-    inputs ``auto`` halves the tanh–sinh step (129 → 2049 nodes per piece) until
-    ``Info.converged``; under ``jit``/``vmap``/``grad`` the same levels are conditional
-    branches, taken only when some member of the batch needs them (one level of ``vmap``;
-    nested ``vmap`` evaluates them for all). Accuracy
+    inputs ``auto`` refines tanh–sinh (129 → 513 → 2049 nodes per piece) until
+    ``Info.converged``; under ``jit``/``vmap``/``grad`` the levels 513 and 2049 run only for
+    the members that need them (under ``vmap``: gathered into a block of ⌈B/16⌉, or the whole
+    batch when more need them; nested ``vmap`` evaluates them for all). Accuracy
     (float64, default points):
     closed forms and tanh–sinh ≲ 1e-12 relative; Gauss–Hermite/Legendre/Laguerre reach
     1e-12 on smooth pairs but not at kinks or heavy tails; trapezoid/Simpson ~1e-6–1e-10;
