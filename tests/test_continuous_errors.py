@@ -80,6 +80,31 @@ def test_bad_traced_parameters_give_nan():
     assert math.isnan(float(e(-0.5)))
 
 
+@pytest.mark.parametrize("method", ["auto", "closed_form"])
+def test_invalid_member_has_nan_value_and_gradient_only_for_itself(method):
+    """A batch member with scale −1 or loc NaN gets NaN value *and* NaN gradient (a 0
+    gradient would look plausible to an optimiser); the valid members keep their exact
+    gradient: for H(N(m, s), Logistic(0.4, 1)) by quadrature, equal to the eager one; for
+    H(N(m, s), N(0.4, 1)) = log √(2π) + (s² + (m − 0.4)²)/2, d/dm = m − 0.4."""
+    q = ct.Logistic(0.4, 1.0) if method == "auto" else ct.Normal(0.4, 1.0)
+    m, s = jnp.array([0.1, 0.2, jnp.nan, 0.7]), jnp.array([1.0, -1.0, 1.0, 2.0])
+
+    def f(m, s):
+        return ct.cross_entropy(ct.Normal(m, s), q, method=method)
+
+    v = jax.jit(jax.vmap(f))(m, s)
+    gm, gs = jax.jit(jax.vmap(jax.grad(f, argnums=(0, 1))))(m, s)
+    bad = np.array([False, True, True, False])
+    assert np.all(np.isnan(np.asarray(v)[bad])) and np.all(np.isfinite(np.asarray(v)[~bad]))
+    assert np.all(np.isnan(np.asarray(gm)[bad])) and np.all(np.isnan(np.asarray(gs)[bad]))
+    for i in (0, 3):
+        if method == "closed_form":
+            want = float(m[i]) - 0.4
+        else:
+            want = float(jax.grad(f)(float(m[i]), float(s[i])))
+        assert math.isclose(float(gm[i]), want, rel_tol=1e-12), (i, float(gm[i]), want)
+
+
 @pytest.mark.parametrize("value,match", [
     ("1.0", "loc must be a real number or floating array"),
     (True, "loc must be a real number or floating array"),

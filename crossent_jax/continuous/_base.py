@@ -126,11 +126,13 @@ class Distribution:
 
     def _nan_if_invalid(self, value):
         """NaN where the parameters are invalid: out of their domain or NaN (a traced NaN
-        passes every comparison in ``valid`` as False or True depending on its direction)."""
+        passes every comparison in ``valid`` as False or True depending on its direction).
+        A product, not a ``where``: the gradient is NaN there too (``where`` would give 0, a
+        plausible-looking gradient for an invalid member of a batch)."""
         ok = self.valid()
         for leaf in self.params():
             ok = ok & ~jnp.any(jnp.isnan(leaf))
-        return jnp.where(ok, value, jnp.nan)
+        return value * jnp.where(ok, 1.0, jnp.nan).astype(jnp.result_type(value))
 
     def __repr__(self) -> str:
         args = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
