@@ -172,7 +172,6 @@ def _default_rtol(dtype) -> float:
 #: case evaluates 2691 nodes per piece). The same levels for concrete and traced inputs, so
 #: that eager and jitted ``auto`` agree.
 _AUTO_LEVELS = (129, 513, 2049)
-_AUTO_LEVELS_TRACED = _AUTO_LEVELS
 
 
 @jax.custom_batching.custom_vmap
@@ -190,6 +189,10 @@ def _any_in_batch_rule(axis_size, in_batched, flag):
     return (jnp.any(flag) if in_batched[0] else flag), False
 
 
+def _tanh_sinh(p, q, n, kl):
+    return _run(p, q, "tanh_sinh", n, None, kl)
+
+
 def _needs_more(v, err, rtol):
     """Members whose estimate misses the tolerance (NaN, for invalid p or q: False)."""
     return jax.lax.stop_gradient(err > rtol * jnp.maximum(jnp.abs(v), 1.0))
@@ -201,12 +204,12 @@ def _cascade(p, q, kl, rtol):
     has not converged; members that had converged keep their value. Under ``vmap`` a branch
     is evaluated for the whole batch. Differentiable: the branch values carry gradients,
     the predicate does not. Used for derivatives (see :func:`_auto_fn`)."""
-    v, err, _ = _expectation_run(p, q, _AUTO_LEVELS_TRACED[0], kl)
-    for m in _AUTO_LEVELS_TRACED[1:]:
+    v, err, _ = _tanh_sinh(p, q, _AUTO_LEVELS[0], kl)
+    for m in _AUTO_LEVELS[1:]:
         need = _needs_more(v, err, rtol)
         v2, e2 = jax.lax.cond(
             _any_in_batch(need),
-            lambda pq, m=m: _expectation_run(*pq, m, kl)[:2],
+            lambda pq, m=m: _tanh_sinh(*pq, m, kl)[:2],
             lambda pq, v=v, err=err: (v, err),
             (p, q),
         )
@@ -230,11 +233,11 @@ def _gathered_rule(kl, rtol, axis_size, in_batched, p, q):
         (p, q), tuple(in_batched))
 
     def run(m, p, q):
-        return jax.vmap(lambda p, q: _expectation_run(p, q, m, kl)[:2])(p, q)
+        return jax.vmap(lambda p, q: _tanh_sinh(p, q, m, kl)[:2])(p, q)
 
-    v, err = run(_AUTO_LEVELS_TRACED[0], p, q)
+    v, err = run(_AUTO_LEVELS[0], p, q)
     k = -(-axis_size // _GATHER_FRACTION)
-    for m in _AUTO_LEVELS_TRACED[1:]:
+    for m in _AUTO_LEVELS[1:]:
         need = _needs_more(v, err, rtol)
 
         def gathered(ve, m=m, need=need):
@@ -288,10 +291,6 @@ def _auto_fn(kl, rtol):
 def _run_auto(p, q, kl, rtol):
     """(value, error estimate) of ``auto`` under jit / vmap / grad (see :func:`_auto_fn`)."""
     return _auto_fn(kl, rtol)(p, q)
-
-
-def _expectation_run(p, q, n, kl):
-    return _run(p, q, "tanh_sinh", n, None, kl)
 
 
 def _closed_estimate(value):
