@@ -345,7 +345,7 @@ def _evaluate(p, q, *, method, num_points, key, return_info, rtol, kl, what):
         adaptive = method == "auto" and num_points is None
         # concrete: refine in Python, compiling only the levels used; else traced refinement
         if adaptive and not concrete:
-            # under jit / vmap / grad: the refinement levels as conditional branches
+            # under jit / vmap: refinement for the members that need it (_auto_fn)
             value, err = _run_auto(p, q, kl, rtol)
         else:
             # one compiled program per (types, method, n): cheaper than op-by-op dispatch

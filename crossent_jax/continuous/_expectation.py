@@ -36,6 +36,7 @@ from crossent_jax.continuous._distributions import (
     Normal,
     StudentT,
     Uniform,
+    betaln,
 )
 
 _BOUNDED = (Beta, Uniform)
@@ -371,7 +372,7 @@ def _edge_bound(p, q, nd: Nodes, kl):
             a, b = sg(p.alpha), sg(p.beta)
             k, other = (a, b) if side == "lo" else (b, a)
             log_mass = (k * jnp.log(d0) + jnp.maximum(0.0, (other - 1) * jnp.log1p(-d0))
-                        - jnp.log(k) - (lgamma(a) + lgamma(b) - lgamma(a + b)))
+                        - jnp.log(k) - betaln(a, b))
         mass = jnp.exp(jnp.minimum(log_mass, 0.0))
         g = -q.log_prob(x0) + (p.log_prob(x0) if kl else 0.0)
         g = sg(jnp.abs(g))
