@@ -500,6 +500,9 @@ class MixtureOfNormals(Distribution):
     #: density is e^-32 of its peak), so narrow components far apart are resolved
     _COMPONENT_CUTS = (-8.0, -4.0, 0.0, 4.0, 8.0)
 
+    #: cuts around each crossing of two components, in widths of its boundary layer
+    _LAYER_CUTS = (-32.0, -8.0, 8.0, 32.0)
+
     def _bulk_points(self):
         return ()  # each component is cut at ±4 and ±8 of its own scales (_breakpoints)
 
@@ -510,7 +513,7 @@ class MixtureOfNormals(Distribution):
 
     def _num_breakpoints(self):
         k = self.locs.shape[-1]
-        return len(self._COMPONENT_CUTS) * k + 2 * max(k - 1, 0)
+        return len(self._COMPONENT_CUTS) * k + 2 * (1 + len(self._LAYER_CUTS)) * max(k - 1, 0)
 
     def _crossovers(self):
         """Where the dominant component switches between loc-adjacent components.
@@ -548,7 +551,14 @@ class MixtureOfNormals(Distribution):
             ok2 = (disc >= 0) & jnp.isfinite(r2)
             # both roots: with unequal scales the narrower component also loses to the wider
             # one outside [loc_k, loc_k+1] (a near-kink of −log q far out on that side)
-            out.append(jnp.where(ok1, r1, mid))
-            out.append(jnp.where(ok2, r2, mid))
+            for r in (jnp.where(ok1, r1, mid), jnp.where(ok2, r2, mid)):
+                out.append(r)
+                # −log q ≈ min of the two quadratics + log1p(e^{−|Δa|}): a boundary layer of
+                # width 1/|Δa'(r)| on each side of the crossing, cut at 8 and 32 widths
+                # (the correction is 3e-4 and 1e-14 there) like a Logistic's kink
+                slope = jnp.abs((r - m1) / s1**2 - (r - m2) / s2**2)
+                width = jnp.minimum(1 / jnp.where(slope > 0, slope, 1.0), jnp.maximum(s1, s2))
+                width = jnp.where((slope > 0) & jnp.isfinite(width), width, 0.0)
+                out += [r + k * width for k in self._LAYER_CUTS]
         return tuple(out)
 
