@@ -213,9 +213,14 @@ class StudentT(Distribution):
         return self.scale
 
     def _breakpoints(self):
-        # log density bends from flat to −(ν+1) log|x| within ~scale of loc: narrow q's need
-        # the cuts at loc ± 2 scale as well as loc
-        return (self.loc - 2 * self.scale, self.loc, self.loc + 2 * self.scale)
+        # log density −(ν+1)/2 log(1 + z²/ν) bends from quadratic to −(ν+1) log|z| at its
+        # knee |z| = √ν: narrow q's need cuts there (at 2 scales for ν < 4) as well as at loc.
+        # At ±2 scales for every ν, a ν = 26 q against a mixture p with a component 4 of q's
+        # scales away left tanh–sinh 2.4e-11 off with an estimate of 1e-13, and 27 of 1000
+        # ordinary Normal–StudentT pairs (ν ≤ 10) had a first-level estimate above 1e-10
+        # (1 with the cuts at the knee)
+        k = self.scale * jnp.maximum(2.0, jnp.sqrt(self.df))
+        return (self.loc - k, self.loc, self.loc + k)
 
 
 def _gamma_log_prob(x, k, rate, log_x):
