@@ -196,6 +196,40 @@ def test_refinement_gathers_the_members_that_need_it_or_runs_the_batch(hard):
         assert math.isclose(float(g[i]), exact, rel_tol=1e-5), (i, float(g[i]), exact)
 
 
+def test_refinement_block_sizes_small_gathered_and_full():
+    """A batch of 80: ⌈80/16⌉ = 5. Two members needing the second level are refined in the
+    block of 4, five in the block of 5, seven by the whole batch — one compiled program, the
+    branch chosen at run time. Every hard member gets its eager ``auto`` value, every other
+    member its first-level value bit for bit."""
+    import jax.numpy as jnp
+
+    n = 80
+
+    def rule(method):
+        def one(mu, s):
+            return ct.cross_entropy(ct.Normal(mu, 1.0), ct.Logistic(0.4, s), method=method,
+                                    return_info=True)
+        return jax.jit(jax.vmap(one))
+
+    auto, level1 = rule("auto"), rule("tanh_sinh")
+    for hard_at in ([61, 17], [3, 40, 41, 77, 9], [70, 2, 33, 34, 50, 11, 66]):
+        s = np.array([1e-3 if i in hard_at else 0.5 + i / n for i in range(n)])
+        mus = np.linspace(-1.5, 1.5, n)
+        # N(μ, 1) against Logistic(0.4, 1e-3) needs the second level for these μ (the test
+        # above); the others converge at the first
+        mus[hard_at] = [(0.0, 0.7, 1.0)[j % 3] for j in range(len(hard_at))]
+        h, info = auto(jnp.asarray(mus), jnp.asarray(s))
+        h1, info1 = level1(jnp.asarray(mus), jnp.asarray(s))
+        need = ~np.asarray(info1.converged)
+        assert sorted(np.nonzero(need)[0]) == sorted(hard_at)
+        assert bool(np.all(info.converged))
+        eager = [ct.cross_entropy(ct.Normal(float(mus[i]), 1.0), ct.Logistic(0.4, 1e-3))
+                 for i in hard_at]
+        np.testing.assert_allclose(np.asarray(h)[hard_at], eager, rtol=1e-12)
+        ordinary = [i for i in range(n) if i not in hard_at]
+        np.testing.assert_array_equal(np.asarray(h)[ordinary], np.asarray(h1)[ordinary])
+
+
 def test_auto_refines_under_jit_and_vmap():
     """A hard member in a vmapped batch is refined like the eager call (and converges);
     the ordinary members keep their first-level values. Reference: the eager ``auto``
